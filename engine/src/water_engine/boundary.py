@@ -1,0 +1,262 @@
+"""The JSON boundary: dataclasses to and from plain dicts, and JSON Schema.
+
+Every model's inputs are frozen dataclasses. `from_dict` validates types
+(rejecting unknown fields, wrong types, NaN and infinity) and reports each
+problem with its field path; each dataclass may add a `validate()` method
+returning a list of `FieldError` for rules that span fields.
+`json_schema` derives a JSON Schema (draft 2020-12) from the same types, so the
+API and the browser validate against exactly what the engine accepts.
+
+Field metadata understood here (pass via `dataclasses.field(metadata=...)`):
+  doc   -- a description, with units ("decimal", "currency", "years" ...)
+  ge/gt/le/lt -- numeric bounds, checked and written to the schema
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+
+from .errors import FieldError, ValidationError
+
+T = TypeVar("T")
+
+_NONE = type(None)
+
+
+def to_dict(obj: Any) -> Any:
+    """Convert a dataclass (recursively) into JSON-compatible values."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {str(k): to_dict(v) for k, v in obj.items()}
+    return obj
+
+
+def from_dict(cls: type[T], data: Any, path: str = "") -> T:
+    """Build `cls` from `data`, raising ValidationError listing every bad field."""
+    errors: list[FieldError] = []
+    value = _convert(cls, data, path, errors)
+    if errors:
+        raise ValidationError(errors)
+    return typing.cast(T, value)
+
+
+def _join(path: str, name: str | int) -> str:
+    if isinstance(name, int):
+        return f"{path}[{name}]"
+    return f"{path}.{name}" if path else name
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _convert(tp: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        return _convert_union(tp, data, path, errors)
+    if origin is Literal:
+        if data not in get_args(tp):
+            allowed = ", ".join(repr(a) for a in get_args(tp))
+            errors.append(FieldError(path, f"must be one of {allowed}"))
+        return data
+    if origin in (list, tuple):
+        return _convert_list(tp, data, path, errors)
+    if origin is dict:
+        return _convert_mapping(tp, data, path, errors)
+    if dataclasses.is_dataclass(tp):
+        return _convert_dataclass(tp, data, path, errors)
+    return _convert_scalar(tp, data, path, errors)
+
+
+def _convert_union(tp: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
+    args = get_args(tp)
+    if data is None:
+        if _NONE in args:
+            return None
+        errors.append(FieldError(path, "must not be null"))
+        return None
+    candidates = [a for a in args if a is not _NONE]
+    if len(candidates) == 1:
+        return _convert(candidates[0], data, path, errors)
+    for candidate in candidates:
+        attempt: list[FieldError] = []
+        value = _convert(candidate, data, path, attempt)
+        if not attempt:
+            return value
+    names = " or ".join(_type_name(c) for c in candidates)
+    errors.append(FieldError(path, f"must be {names}"))
+    return None
+
+
+def _convert_list(tp: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
+    if not isinstance(data, (list, tuple)):
+        errors.append(FieldError(path, "must be a list"))
+        return None
+    (item_type, *_rest) = get_args(tp) or (Any,)
+    items = [_convert(item_type, v, _join(path, i), errors) for i, v in enumerate(data)]
+    return tuple(items) if get_origin(tp) is tuple else items
+
+
+def _convert_mapping(tp: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
+    if not isinstance(data, dict):
+        errors.append(FieldError(path, "must be an object"))
+        return None
+    _key_type, value_type = get_args(tp) or (str, Any)
+    return {str(k): _convert(value_type, v, _join(path, str(k)), errors) for k, v in data.items()}
+
+
+def _convert_scalar(tp: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
+    if tp is Any:
+        return data
+    if tp is float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            errors.append(FieldError(path, "must be a number"))
+            return None
+        if not math.isfinite(data):
+            errors.append(FieldError(path, "must be a finite number"))
+            return None
+        return float(data)
+    if tp is int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            if isinstance(data, float) and data.is_integer():
+                return int(data)
+            errors.append(FieldError(path, "must be an integer"))
+            return None
+        return data
+    if tp is bool:
+        if not isinstance(data, bool):
+            errors.append(FieldError(path, "must be true or false"))
+            return None
+        return data
+    if tp is str:
+        if not isinstance(data, str):
+            errors.append(FieldError(path, "must be a string"))
+            return None
+        return data
+    errors.append(FieldError(path, f"unsupported type {_type_name(tp)}"))
+    return None
+
+
+def _check_bounds(value: Any, meta: typing.Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return
+    checks = (
+        ("ge", lambda b: value >= b, "must be at least"),
+        ("gt", lambda b: value > b, "must be greater than"),
+        ("le", lambda b: value <= b, "must be at most"),
+        ("lt", lambda b: value < b, "must be less than"),
+    )
+    for key, ok, words in checks:
+        if key in meta and not ok(meta[key]):
+            errors.append(FieldError(path, f"{words} {meta[key]}"))
+
+
+def _convert_dataclass(cls: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
+    if isinstance(data, cls):
+        return data
+    if not isinstance(data, dict):
+        errors.append(FieldError(path, "must be an object"))
+        return None
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for unknown in sorted(set(data) - set(fields)):
+        errors.append(FieldError(_join(path, unknown), "unknown field"))
+    kwargs: dict[str, Any] = {}
+    before = len(errors)
+    for name, f in fields.items():
+        field_path = _join(path, name)
+        if name not in data:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                errors.append(FieldError(field_path, "is required"))
+            continue
+        value = _convert(hints[name], data[name], field_path, errors)
+        _check_bounds(value, f.metadata, field_path, errors)
+        kwargs[name] = value
+    if len(errors) > before:
+        return None
+    obj = cls(**kwargs)
+    validate = getattr(obj, "validate", None)
+    if callable(validate):
+        for err in validate():
+            errors.append(FieldError(_join(path, err.path) if err.path else path, err.message))
+    return obj
+
+
+# --- JSON Schema -----------------------------------------------------------------
+
+
+def json_schema(cls: type, title: str | None = None) -> dict[str, Any]:
+    """A JSON Schema (draft 2020-12) for the dataclass `cls`."""
+    defs: dict[str, Any] = {}
+    root = _schema_for(cls, defs)
+    schema: dict[str, Any] = {"$schema": "https://json-schema.org/draft/2020-12/schema"}
+    if title:
+        schema["title"] = title
+    schema.update(root)
+    if defs:
+        schema["$defs"] = defs
+    return schema
+
+
+def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    origin = get_origin(tp)
+    if origin in (Union, types.UnionType):
+        options = [_schema_for(a, defs) for a in get_args(tp)]
+        return {"anyOf": options}
+    if origin is Literal:
+        return {"enum": list(get_args(tp))}
+    if origin in (list, tuple):
+        (item_type, *_rest) = get_args(tp) or (Any,)
+        return {"type": "array", "items": _schema_for(item_type, defs)}
+    if origin is dict:
+        _k, value_type = get_args(tp) or (str, Any)
+        return {"type": "object", "additionalProperties": _schema_for(value_type, defs)}
+    if dataclasses.is_dataclass(tp):
+        name = tp.__name__
+        if name not in defs:
+            defs[name] = {}
+            defs[name] = _dataclass_schema(tp, defs)
+        return {"$ref": f"#/$defs/{name}"}
+    simple = {float: "number", int: "integer", bool: "boolean", str: "string", _NONE: "null"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    return {}
+
+
+def _dataclass_schema(cls: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    hints = get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        prop = dict(_schema_for(hints[f.name], defs))
+        meta = f.metadata
+        if "doc" in meta:
+            prop["description"] = meta["doc"]
+        for key, schema_key in (
+            ("ge", "minimum"),
+            ("gt", "exclusiveMinimum"),
+            ("le", "maximum"),
+            ("lt", "exclusiveMaximum"),
+        ):
+            if key in meta:
+                prop[schema_key] = meta[key]
+        if f.default is not dataclasses.MISSING:
+            prop["default"] = to_dict(f.default)
+        elif f.default_factory is not dataclasses.MISSING:
+            prop["default"] = to_dict(f.default_factory())
+        else:
+            required.append(f.name)
+        properties[f.name] = prop
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if cls.__doc__:
+        schema["description"] = cls.__doc__.strip().splitlines()[0]
+    if required:
+        schema["required"] = required
+    return schema
