@@ -1,0 +1,78 @@
+"""The shared root finder: Brent in a bracket, and a scan that finds every root."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from water_engine.errors import NoSolutionError
+from water_engine.rootfind import find_all_roots, find_root, linear_grid, scan_brackets
+
+
+def test_sqrt2() -> None:
+    r = find_root(lambda x: x * x - 2.0, 0.0, 2.0)
+    assert abs(r - math.sqrt(2.0)) < 1e-12
+
+
+def test_endpoint_zero_returned_exactly() -> None:
+    assert find_root(lambda x: x - 1.0, 1.0, 3.0) == 1.0
+    assert find_root(lambda x: x - 3.0, 1.0, 3.0) == 3.0
+
+
+def test_same_sign_raises_readable_error() -> None:
+    with pytest.raises(NoSolutionError, match=r"no solution between 0 and 1: price gap is 1 and 2"):
+        find_root(lambda x: x + 1.0, 0.0, 1.0, what="price gap")
+
+
+def test_invalid_range() -> None:
+    with pytest.raises(NoSolutionError, match="invalid search range"):
+        find_root(lambda x: x, 1.0, 0.0)
+
+
+def test_unevaluable_end() -> None:
+    with pytest.raises(NoSolutionError, match="cannot be evaluated"):
+        find_root(lambda x: 1.0 / x, 0.0, 1.0)
+
+
+def test_all_roots_of_cubic() -> None:
+    roots = find_all_roots(lambda x: (x - 0.1) * (x - 0.25) * (x + 0.5), -1.0, 1.0, steps=97)
+    assert len(roots) == 3
+    for got, want in zip(roots, [-0.5, 0.1, 0.25], strict=True):
+        assert abs(got - want) < 1e-12
+
+
+def test_grid_point_zero_counted_once() -> None:
+    roots = find_all_roots(lambda x: x - 0.5, 0.0, 1.0, steps=4)
+    assert roots == [0.5]
+
+
+def test_no_roots_gives_empty_list() -> None:
+    assert find_all_roots(lambda x: x * x + 1.0, -3.0, 3.0, steps=50) == []
+
+
+def test_non_finite_points_break_brackets() -> None:
+    # 1/x changes sign across the pole at 0 but has no root there.
+    assert find_all_roots(lambda x: 1.0 / x, -1.0, 1.0, steps=10) == []
+    brackets, zeros = scan_brackets(lambda x: 1.0 / x, [-1.0, 0.0, 1.0])
+    assert brackets == []
+    assert zeros == []
+
+
+def test_linear_grid_ends_exact() -> None:
+    g = linear_grid(-0.99, 10.0, 7)
+    assert g[0] == -0.99
+    assert g[-1] == 10.0
+    assert len(g) == 8
+
+
+def test_deterministic() -> None:
+    f = lambda x: math.cos(x) - x  # noqa: E731
+    assert find_root(f, 0.0, 1.0) == find_root(f, 0.0, 1.0)
+
+
+@given(st.floats(-100, 100), st.floats(0.01, 50))
+def test_linear_root_property(root: float, slope: float) -> None:
+    got = find_root(lambda x: slope * (x - root), root - 3.0, root + 7.0)
+    assert abs(got - root) <= 1e-9
