@@ -1,0 +1,176 @@
+"""The engine gives bit-identical results in CPython and in Pyodide (WebAssembly, Node.js).
+
+Every golden case, 10,000 seeded random Ginzu FCFF requests and seeded sensitivity and
+Monte Carlo requests run once in this CPython and once in Pyodide (one Node.js process
+for the whole batch). Both sides serialise each response with the same code
+(pyodide/parity_runner.py: floats as their Python repr, errors as type and message) and
+the lines must be equal.
+
+Needs Node.js and the pinned npm package pyodide: `npm ci --prefix engine/tests/pyodide`.
+Without them this test fails (it is part of `make test`); set WATER_SKIP_PYODIDE=1 to skip.
+WATER_PYODIDE_RANDOM_CASES overrides the number of random Ginzu cases (default 10,000).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import water_engine
+
+pytestmark = pytest.mark.pyodide
+
+TESTS = Path(__file__).resolve().parent
+PYODIDE_DIR = TESTS / "pyodide"
+GOLDEN_DIR = TESTS / "golden"
+INSTALL_COMMAND = "npm ci --prefix engine/tests/pyodide"
+RANDOM_GINZU_CASES = int(os.environ.get("WATER_PYODIDE_RANDOM_CASES", "10000"))
+SENSITIVITY_CASES = 20
+MONTE_CARLO_CASES = 10
+NODE_TIMEOUT_SECONDS = 900
+
+Case = tuple[str, Any]
+
+
+def _load_module(name: str, path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _random_cases() -> ModuleType | None:
+    path = TESTS / "random_cases.py"
+    if not path.exists():
+        return None
+    sys.path.insert(0, str(TESTS))  # random_cases may import its siblings
+    try:
+        return _load_module("random_cases", path)
+    finally:
+        sys.path.remove(str(TESTS))
+
+
+def golden_cases() -> list[Case]:
+    """Every request in engine/tests/golden/*.json (a case, a list of cases, or {"cases": [...]})."""
+    cases: list[Case] = []
+    for path in sorted(GOLDEN_DIR.glob("*.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        items = data.get("cases", [data]) if isinstance(data, dict) else data
+        for i, item in enumerate(items):
+            cases.append((f"golden {path.name}[{i}]", item["request"]))
+    return cases
+
+
+def boundary_cases() -> list[Case]:
+    """Validation paths: every registered model with empty inputs, plus malformed requests."""
+    cases: list[Case] = [
+        (f"empty inputs {name}", {"model": name, "inputs": {}}) for name in sorted(water_engine.MODELS)
+    ]
+    cases += [
+        ("unknown model", {"model": "no-such-model", "inputs": {}}),
+        ("not an object", [1, 2]),
+        ("unknown field", {"model": "fcff_ginzu", "inputs": {}, "extra": 1}),
+    ]
+    return cases
+
+
+def random_cases(module: ModuleType | None) -> list[Case]:
+    """Seeded random requests from random_cases.py, for whichever generators it provides."""
+    if module is None:
+        return []
+    cases: list[Case] = [
+        (f"random_ginzu_request({seed})", module.random_ginzu_request(seed)) for seed in range(RANDOM_GINZU_CASES)
+    ]
+    generators = [
+        ("random_sensitivity_request", SENSITIVITY_CASES),
+        ("random_monte_carlo_request", MONTE_CARLO_CASES),
+    ]
+    for name, count in generators:
+        make = getattr(module, name, None)
+        if make is not None:
+            cases += [(f"{name}({seed})", make(seed)) for seed in range(count)]
+    return cases
+
+
+def all_cases() -> list[Case]:
+    return golden_cases() + boundary_cases() + random_cases(_random_cases())
+
+
+def _require_node_and_pyodide() -> str:
+    if os.environ.get("WATER_SKIP_PYODIDE") == "1":
+        pytest.skip("WATER_SKIP_PYODIDE=1")
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("Node.js (node) is not on PATH; the Pyodide parity test needs Node.js 20 or newer")
+    if not (PYODIDE_DIR / "node_modules" / "pyodide" / "pyodide.mjs").exists():
+        pytest.fail(f"the npm package pyodide is not installed; run: {INSTALL_COMMAND}  (or set WATER_SKIP_PYODIDE=1)")
+    return node
+
+
+def _diff_paths(a: Any, b: Any, path: str = "") -> list[str]:
+    """Paths where two decoded results differ, with both values as reprs."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        if list(a) != list(b):
+            return [f"{path or '.'}: keys {list(a)} != {list(b)}"]
+        return [d for k in a for d in _diff_paths(a[k], b[k], f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in _diff_paths(x, y, f"{path}[{i}]")]
+    if type(a) is type(b) and repr(a) == repr(b):
+        return []
+    return [f"{path or '.'}: CPython {a!r} != Pyodide {b!r}"]
+
+
+def _mismatch_report(cases: list[Case], cpython: list[str], pyodide: list[str]) -> str:
+    bad = [i for i, (c, p) in enumerate(zip(cpython, pyodide, strict=True)) if c != p]
+    if not bad:
+        return ""
+    by_model = Counter(str(cases[i][1].get("model")) if isinstance(cases[i][1], dict) else "?" for i in bad)
+    lines = [f"{len(bad)} of {len(cases)} results differ between CPython and Pyodide; by model: {dict(by_model)}"]
+    for i in bad[:5]:
+        label, request = cases[i]
+        diffs = _diff_paths(json.loads(cpython[i]), json.loads(pyodide[i]))
+        lines.append(f"- {label}: {len(diffs)} differing values, first: {diffs[:3]}")
+        lines.append(f"  request: {json.dumps(request)[:2000]}")
+    return "\n".join(lines)
+
+
+def test_engine_results_are_bit_identical_in_cpython_and_pyodide(tmp_path: Path) -> None:
+    node = _require_node_and_pyodide()
+    runner = _load_module("parity_runner", PYODIDE_DIR / "parity_runner.py")
+    cases = all_cases()
+    in_path, out_path = tmp_path / "requests.jsonl", tmp_path / "pyodide.jsonl"
+    request_lines = [json.dumps(request, allow_nan=False) for _, request in cases]
+    in_path.write_text("".join(line + "\n" for line in request_lines), encoding="utf-8")
+
+    # Pyodide runs in its own process while this one computes the CPython side.
+    with subprocess.Popen(
+        [node, str(PYODIDE_DIR / "run_engine.mjs"), str(in_path), str(out_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    ) as proc:
+        cpython = runner.run_lines(request_lines)
+        stdout, stderr = proc.communicate(timeout=NODE_TIMEOUT_SECONDS)
+    assert proc.returncode == 0, f"run_engine.mjs failed (exit {proc.returncode}):\n{stderr[-4000:]}"
+
+    meta = json.loads(stdout.strip().splitlines()[-1])
+    pinned = json.loads((PYODIDE_DIR / "package.json").read_text())["dependencies"]["pyodide"]
+    assert meta["pyodide"] == pinned, (
+        f"installed Pyodide {meta['pyodide']} is not the pinned {pinned}; run: {INSTALL_COMMAND}"
+    )
+    pyodide = out_path.read_text(encoding="utf-8").splitlines()
+    assert len(pyodide) == len(cases) == len(cpython)
+    report = _mismatch_report(cases, cpython, pyodide)
+    assert not report, report
