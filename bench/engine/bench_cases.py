@@ -134,16 +134,35 @@ def median_call_seconds(
     return statistics.median(samples) / 1e9, len(samples)
 
 
-# name -> (request factory, warm-up calls, minimum timed calls, minimum seconds)
-CASES: dict[str, tuple[Callable[[], dict[str, Any]], int, int, float]] = {
-    "ginzu": (lambda: GINZU_REQUEST, 200, 2_000, 1.0),
-    "explicit_dcf": (explicit_dcf_request, 200, 2_000, 0.5),
-    "sensitivity": (sensitivity_request, 3, 30, 1.0),
-    "monte_carlo": (monte_carlo_request, 1, 3, 0.0),
+def compute_only(request: dict[str, Any]) -> Callable[[], Any]:
+    """The model's computation alone, on inputs parsed once (no JSON boundary)."""
+    from water_engine.boundary import from_dict
+
+    spec = water_engine.MODELS[request["model"]]
+    inputs = from_dict(spec.inputs, request["inputs"], "inputs")
+    conventions = from_dict(spec.conventions, request.get("conventions") or {}, "conventions")
+    return lambda: spec.compute(inputs, conventions)
+
+
+def end_to_end(request: dict[str, Any]) -> Callable[[], Any]:
+    """`water_engine.run(request)`: validation, model, output conversion and checks."""
+    return lambda: water_engine.run(request)
+
+
+# name -> (request factory, how to call, warm-up calls, minimum timed calls, minimum seconds)
+CASES: dict[
+    str, tuple[Callable[[], dict[str, Any]], Callable[[dict[str, Any]], Callable[[], Any]], int, int, float]
+] = {
+    "ginzu": (lambda: GINZU_REQUEST, end_to_end, 200, 2_000, 1.0),
+    "ginzu_compute": (lambda: GINZU_REQUEST, compute_only, 200, 5_000, 1.0),
+    "explicit_dcf": (explicit_dcf_request, end_to_end, 200, 2_000, 0.5),
+    "explicit_dcf_compute": (explicit_dcf_request, compute_only, 200, 5_000, 0.5),
+    "sensitivity": (sensitivity_request, end_to_end, 3, 30, 1.0),
+    "monte_carlo": (monte_carlo_request, end_to_end, 1, 3, 0.0),
 }
 
 
-def headline(name: str, response: dict[str, Any]) -> Any:
+def headline(response: dict[str, Any]) -> Any:
     """A value from the response, printed beside the timing so both runtimes can be compared."""
     outputs = response.get("outputs", {})
     for key in ("value_per_share", "mean", "intrinsic_value", "equity_value", "value"):
@@ -158,7 +177,7 @@ def available(name: str) -> str | None:
     if request["model"] not in water_engine.MODELS:
         return f"model {request['model']!r} is not registered"
     try:
-        water_engine.run(request if name != "monte_carlo" else monte_carlo_request(paths=100))
+        water_engine.run(request if request["model"] != "monte_carlo" else monte_carlo_request(paths=100))
     except Exception as exc:
         return f"{type(exc).__name__}: {exc}"
     return None
@@ -168,19 +187,14 @@ def run_all(names: list[str] | None = None) -> dict[str, Any]:
     """Time every case (or the named ones); returns {name: {seconds, calls, headline} or {skipped}}."""
     results: dict[str, Any] = {}
     for name in names or list(CASES):
-        factory, warmup, min_calls, min_seconds = CASES[name]
+        factory, how, warmup, min_calls, min_seconds = CASES[name]
         reason = available(name)
         if reason is not None:
             results[name] = {"skipped": reason}
             continue
         request = factory()
-        seconds, calls = median_call_seconds(
-            lambda request=request: water_engine.run(request),
-            warmup=warmup,
-            min_calls=min_calls,
-            min_seconds=min_seconds,
-        )
-        results[name] = {"seconds": seconds, "calls": calls, "headline": headline(name, water_engine.run(request))}
+        seconds, calls = median_call_seconds(how(request), warmup=warmup, min_calls=min_calls, min_seconds=min_seconds)
+        results[name] = {"seconds": seconds, "calls": calls, "headline": headline(water_engine.run(request))}
     return results
 
 

@@ -89,7 +89,7 @@ def bench_fast_path() -> dict[str, Any]:
     request = bench_cases.monte_carlo_request()
     run = getattr(water_engine_fast, "run", None) or water_engine_fast.monte_carlo
     seconds, calls = bench_cases.median_call_seconds(lambda: run(request), warmup=1, min_calls=5, min_seconds=0.0)
-    return {"seconds": seconds, "calls": calls, "headline": bench_cases.headline("monte_carlo", run(request))}
+    return {"seconds": seconds, "calls": calls, "headline": bench_cases.headline(run(request))}
 
 
 def bench_financetoolkit() -> dict[str, Any]:
@@ -133,8 +133,10 @@ def _verdict(value: float | None, limit: float, *, at_least: bool = False) -> st
 def table(cpython: dict[str, Any], pyodide: dict[str, Any], fast: dict[str, Any], ftk: dict[str, Any]) -> str:
     py_results = pyodide.get("results", {})
     rows = [
-        ("One 10-year Ginzu FCFF valuation (`fcff_ginzu`)", "ginzu", 30e-6),
-        ("Explicit 10-year FCFF DCF on FinanceToolkit's inputs (`dcf_explicit`)", "explicit_dcf", None),
+        ("One 10-year Ginzu FCFF valuation (`fcff_ginzu`), `run()` end to end", "ginzu", 30e-6),
+        ("One 10-year Ginzu FCFF valuation, model only (parsed inputs)", "ginzu_compute", 30e-6),
+        ("Explicit 10-year FCFF DCF on FinanceToolkit's inputs (`dcf_explicit`), `run()`", "explicit_dcf", None),
+        ("Explicit 10-year FCFF DCF, model only (parsed inputs)", "explicit_dcf_compute", None),
         ("21 × 21 cost of capital × growth grid (`sensitivity`)", "sensitivity", 5e-3),
         ("100,000 Monte Carlo paths, pure (`monte_carlo`)", "monte_carlo", 3.0),
     ]
@@ -150,7 +152,7 @@ def table(cpython: dict[str, Any], pyodide: dict[str, Any], fast: dict[str, Any]
             met.append(f"Pyodide ≤ 3×: {_verdict(ratio, 3.0)}")
         skipped = cpython.get(name, {}).get("skipped")
         target = "—" if limit is None else f"≤ {fmt(limit)}"
-        result = skipped or repr(cpython.get(name, {}).get("headline"))
+        result = skipped or (repr(cpython[name]["headline"]) if name in cpython else "not run")
         ratio_text = "—" if ratio is None else f"{ratio:.2f}×"
         out.append(f"| {label} | {target} | {fmt(c)} | {fmt(p)} | {ratio_text} | {'; '.join(met) or '—'} | {result} |")
     f = _seconds(fast)
@@ -163,7 +165,13 @@ def table(cpython: dict[str, Any], pyodide: dict[str, Any], fast: dict[str, Any]
         f"| FinanceToolkit `get_intrinsic_value` (10-period DCF) | — | {fmt(t)} | n/a | — | — "
         f"| {ftk.get('skipped') or repr(ftk.get('headline'))} |"
     )
-    for label, name in (("explicit DCF, same inputs", "explicit_dcf"), ("Ginzu valuation", "ginzu")):
+    comparisons = (
+        ("explicit DCF on the same inputs, `run()`", "explicit_dcf"),
+        ("explicit DCF on the same inputs, model only", "explicit_dcf_compute"),
+        ("Ginzu valuation, `run()`", "ginzu"),
+        ("Ginzu valuation, model only", "ginzu_compute"),
+    )
+    for label, name in comparisons:
         w = _seconds(cpython.get(name))
         if t and w:
             out.append(
