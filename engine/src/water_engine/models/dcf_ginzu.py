@@ -1,1 +1,792 @@
-"""(placeholder: filled in by the engine work)"""
+"""FCFF DCF with Damodaran's "Ginzu" mechanics (model `fcff_ginzu`).
+
+Reproduces the Valuation output sheet of Aswath Damodaran's fcffsimpleginzu.xlsx
+(https://pages.stern.nyu.edu/~adamodar/New_Home_Page/spreadsh.htm), cell by cell and in the
+same order of floating-point operations, so that the template's own numbers come back to the
+last bit (see engine/tests/test_dcf_ginzu.py and the golden cases).
+
+Units: money in the company's currency (any consistent unit, e.g. millions, shares in the
+same unit); rates, margins and probabilities as decimals (0.05 = 5%); years as integers.
+Convention: annual periods, cash flows at the end of each year (the template); the
+`timing = "mid_year"` convention (not in the template) moves each year's cash flow to
+mid-year, PV_t = FCFF_t * DF_t * sqrt(1 + r_t), and the terminal value by half a year at
+the stable rate, PV(TV) = TV * DF_10 * sqrt(1 + r_stable).
+
+Formulas (t = 1..10, "terminal" = year 11; DF = cumulated discount factor):
+    growth:   g_1 = growth_year_1; g_2..g_5 = growth_years_2_5;
+              g_{5+k} = g_5 - ((g_5 - g_stable)/5) * k   (k = 1..5);  g_11 = g_stable
+    revenue:  R_t = R_{t-1} * (1 + g_t)
+    margin:   m_1 = margin_year_1;  for t >= 2: m_t = target if t > N else
+              target - ((target - m_1)/N) * (N - t)   (N = margin_convergence_year); m_11 = m_10
+    EBIT_t  = m_t * R_t
+    tax:      tau_1..tau_5 = effective; tau_{t} = tau_{t-1} + (tau_11 - tau_5)/5 for t = 6..10;
+              tau_11 = marginal (or effective if tax_rate_converges_to_marginal is false)
+    NOL:      EBIT(1-t)_t = EBIT_t if EBIT_t <= 0 or EBIT_t < NOL_{t-1}
+                            else EBIT_t - (EBIT_t - NOL_{t-1}) * tau_t
+              NOL_t = NOL_{t-1} - EBIT_t if EBIT_t < 0 or NOL_{t-1} > EBIT_t else 0
+    reinvestment (lag 1, the default): (R_{t+1} - R_t) / (sales to capital)_t; lag 0, 2, 3
+              shift the revenue change (template boundary formulas near year 10 reproduced)
+    FCFF_t  = EBIT(1-t)_t - reinvestment_t
+    cost of capital: r_1..r_5 = initial; r_t = r_{t-1} - (r_5 - r_stable)/5 for t = 6..10
+    DF_t    = DF_{t-1} * (1 / (1 + r_t)),  PV_t = FCFF_t * DF_t
+    terminal: EBIT(1-t)_11 = EBIT_11 * (1 - tau_11); reinvestment_11 = g/ROC * EBIT(1-t)_11
+              if g > 0 else 0; TV = FCFF_11 / (r_stable - g); PV(TV) = TV * DF_10
+    operating assets = (PV(TV) + sum PV_t) * (1 - p) + proceeds * p, proceeds =
+              (book equity + book debt) * fraction ("book") or sum of PV * fraction ("fair_value")
+    equity   = operating assets - debt - minority interests - preferred + cash + non-operating
+              assets;  common equity = equity - options;  per share = common equity / shares
+
+Template defaults (its "default assumptions" block): stable growth = riskfree rate (after
+year 10, if given); stable cost of capital = that riskfree rate + mature-market ERP; stable
+return on capital = the year-10 cost of capital; no failure; reinvestment lag 1; the tax rate
+moves to the marginal rate; no NOL; no trapped cash. Inputs left out default as the template:
+growth years 2-5 = year-1 growth, margin next year = base-year margin (after R&D and lease
+adjustments), target margin = next year's margin, sales to capital years 6-10 = years 1-5.
+
+Quirks of the template that are reproduced on purpose (documented in docs/engine.md):
+  * the margin path is linear from year 1's margin *as if it started at year 0*: year 2 jumps
+    to target - (target - m_1) * (N - 2) / N, and the target is reached in year N;
+  * the terminal margin is the year-10 margin (not the target, if N > 10);
+  * year 10's cost of capital is reached by five successive subtractions, so it can differ
+    from the stable rate in the last bits; the default stable ROC is that year-10 rate, while
+    the terminal value uses the stable rate itself;
+  * the terminal year ignores the NOL (EBIT(1-t) = EBIT * (1 - tax)) and reinvests nothing
+    when stable growth is zero or negative;
+  * the terminal value is discounted with the year-10 factor;
+  * failure proceeds tied to book value use book equity + book debt as entered (no lease debt,
+    no R&D asset);
+  * lags 2 and 3 near year 10 use the template's extrapolations (year 9 with lag 2 is
+    R_10 * g_10 / S2C, year 10 with lag 3 is year 9's reinvestment * (1 + g));
+  * options are an input value (the template's dilution-adjusted Black-Scholes sheet is
+    not reproduced: it needs exp/log/normal CDF and is finicky even in Excel);
+  * preferred stock is not in the template; it is subtracted beside minority interests
+    (zero by default, which leaves the template's numbers unchanged).
+
+R&D converter (template sheet "R& D converter"): research asset = sum over k = 0..n of
+R&D_{-k} * (n - k)/n; amortization = sum over k = 1..n of R&D_{-k}/n; EBIT adjustment =
+current R&D - amortization. Lease converter ("Operating lease converter"): debt = sum of
+commitments_t / (1 + kd)^t (t = 1..5) + the beyond-year-5 lump spread as an annuity over
+n = round(lump / average(commitments 1-5)) years and discounted 5 years; depreciation =
+debt / (5 + n); EBIT adjustment = current lease expense - depreciation.
+
+Arithmetic: only +, -, *, / and sqrt (correctly rounded), powers by repeated
+multiplication; sums are explicit left-to-right loops (as Excel's SUM), so results are
+bit-identical in CPython 3.11-3.14 and Pyodide.
+
+Source: A. Damodaran, fcffsimpleginzu.xlsx (2024 versions), sheets "Input sheet",
+"Valuation output", "R& D converter", "Operating lease converter"; A. Damodaran,
+"Investment Valuation", 3rd ed. (Wiley, 2012), chapters 9, 12 and 15.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
+
+from ..errors import FieldError, ValidationError
+from ..registry import Result, register_model
+
+__all__ = [
+    "GinzuConventions",
+    "GinzuInputs",
+    "LeaseCapitalisation",
+    "RnDCapitalisation",
+    "compute",
+    "lease_adjustments",
+    "prepare",
+    "rnd_adjustments",
+    "valuation",
+    "value_per_share",
+]
+
+
+def _m(doc: str, **bounds: float) -> dict[str, Any]:
+    """Field metadata for the JSON boundary: a description with units, and numeric bounds."""
+    return {"doc": doc, **bounds}
+
+
+@dataclass(frozen=True)
+class RnDCapitalisation:
+    """R&D capitalisation (the template's R&D converter): straight-line amortization."""
+
+    amortization_years: int = field(metadata=_m("amortizable life of R&D (years, 1-10)", ge=1, le=10))
+    current_expense: float = field(metadata=_m("R&D expense of the base year (currency)", ge=0))
+    past_expenses: list[float] = field(
+        metadata=_m(
+            "R&D expenses of past years, most recent first: year -1, -2, ... (currency); "
+            "at least amortization_years entries, extra ones are ignored"
+        )
+    )
+
+    def validate(self) -> list[FieldError]:
+        if len(self.past_expenses) < self.amortization_years:
+            return [
+                FieldError(
+                    "past_expenses",
+                    f"needs {self.amortization_years} entries (one per amortization year), got {len(self.past_expenses)}",
+                )
+            ]
+        return []
+
+
+@dataclass(frozen=True)
+class LeaseCapitalisation:
+    """Operating-lease capitalisation (the template's operating lease converter)."""
+
+    current_expense: float = field(metadata=_m("operating lease expense of the base year (currency)", ge=0))
+    commitments: list[float] = field(metadata=_m("lease commitments for years 1 to 5 (currency, 5 entries)"))
+    pre_tax_cost_of_debt: float = field(
+        metadata=_m("pre-tax cost of debt used to discount commitments (decimal)", gt=0)
+    )
+    beyond_year_5: float = field(default=0.0, metadata=_m("total commitments beyond year 5 (currency)", ge=0))
+
+    def validate(self) -> list[FieldError]:
+        if len(self.commitments) != 5:
+            return [FieldError("commitments", f"needs 5 entries (years 1 to 5), got {len(self.commitments)}")]
+        return []
+
+
+@dataclass(frozen=True)
+class GinzuInputs:
+    """Inputs of the FCFF Ginzu valuation (fcffsimpleginzu.xlsx, Input sheet)."""
+
+    # Base year
+    revenues: float = field(metadata=_m("revenues of the base year, last twelve months (currency)", gt=0))
+    ebit: float = field(metadata=_m("operating income (EBIT) of the base year, as reported (currency)"))
+    shares_outstanding: float = field(metadata=_m("number of shares outstanding (shares, same unit as money)", gt=0))
+    effective_tax_rate: float = field(metadata=_m("effective tax rate (decimal)", ge=0, le=1))
+    marginal_tax_rate: float = field(metadata=_m("marginal tax rate (decimal)", ge=0, le=1))
+    # Value drivers
+    growth_year_1: float = field(metadata=_m("revenue growth rate for next year (decimal)", gt=-1))
+    sales_to_capital_years_1_5: float = field(metadata=_m("sales to invested capital ratio, years 1-5 (ratio)", gt=0))
+    riskfree_rate: float = field(metadata=_m("riskfree rate today (decimal)"))
+    initial_cost_of_capital: float = field(metadata=_m("cost of capital for years 1-5 (decimal)", gt=0))
+    growth_years_2_5: float | None = field(
+        default=None, metadata=_m("compounded annual revenue growth, years 2-5 (decimal); default growth_year_1", gt=-1)
+    )
+    margin_year_1: float | None = field(
+        default=None,
+        metadata=_m("operating margin for next year (decimal); default the base-year margin after adjustments"),
+    )
+    target_margin: float | None = field(
+        default=None, metadata=_m("target pre-tax operating margin (decimal); default margin_year_1")
+    )
+    margin_convergence_year: int = field(
+        default=5, metadata=_m("year in which the margin reaches the target (years)", ge=1)
+    )
+    sales_to_capital_years_6_10: float | None = field(
+        default=None, metadata=_m("sales to invested capital ratio, years 6-10 (ratio); default years 1-5", gt=0)
+    )
+    # Balance sheet and per-share
+    book_equity: float = field(default=0.0, metadata=_m("book value of equity (currency)"))
+    book_debt: float = field(default=0.0, metadata=_m("book value of debt (currency)", ge=0))
+    cash: float = field(default=0.0, metadata=_m("cash and marketable securities (currency)", ge=0))
+    non_operating_assets: float = field(
+        default=0.0, metadata=_m("cross holdings and other non-operating assets (currency)")
+    )
+    minority_interests: float = field(default=0.0, metadata=_m("minority interests (currency)"))
+    preferred_stock: float = field(default=0.0, metadata=_m("preferred stock (currency; not in the template)"))
+    options_value: float = field(default=0.0, metadata=_m("value of employee options outstanding (currency)", ge=0))
+    price: float | None = field(default=None, metadata=_m("current stock price (currency per share)", ge=0))
+    # Default assumptions the template lets you override
+    mature_market_erp: float = field(
+        default=0.045,
+        metadata=_m(
+            "mature-market equity risk premium added to the riskfree rate for the stable cost of capital (decimal)"
+        ),
+    )
+    stable_cost_of_capital: float | None = field(
+        default=None,
+        metadata=_m(
+            "cost of capital after year 10 (decimal); default riskfree rate (after year 10) + mature_market_erp"
+        ),
+    )
+    stable_return_on_capital: float | None = field(
+        default=None,
+        metadata=_m("return on capital after year 10 (decimal); default the year-10 cost of capital", gt=0),
+    )
+    riskfree_rate_after_year_10: float | None = field(
+        default=None, metadata=_m("riskfree rate after year 10 (decimal); default riskfree_rate")
+    )
+    stable_growth: float | None = field(
+        default=None,
+        metadata=_m("growth rate in perpetuity (decimal); default the riskfree rate (after year 10)", gt=-1),
+    )
+    failure_probability: float = field(
+        default=0.0, metadata=_m("probability that the firm fails (decimal)", ge=0, le=1)
+    )
+    distress_proceeds_basis: Literal["book", "fair_value"] = field(
+        default="fair_value",
+        metadata=_m("what failure proceeds are tied to: book value of capital or the DCF (fair) value"),
+    )
+    distress_proceeds_fraction: float = field(
+        default=0.5, metadata=_m("failure proceeds as a fraction of that value (decimal)", ge=0)
+    )
+    reinvestment_lag: int = field(
+        default=1, metadata=_m("years between reinvesting and the growth it generates (0-3)", ge=0, le=3)
+    )
+    tax_rate_converges_to_marginal: bool = field(
+        default=True, metadata=_m("move the tax rate to the marginal rate over years 6-10")
+    )
+    nol: float = field(default=0.0, metadata=_m("net operating loss carried into year 1 (currency)", ge=0))
+    trapped_cash: float = field(
+        default=0.0, metadata=_m("cash trapped abroad and taxed on repatriation (currency)", ge=0)
+    )
+    trapped_cash_foreign_tax_rate: float = field(
+        default=0.0, metadata=_m("average tax rate already paid on the trapped cash (decimal)", ge=0, le=1)
+    )
+    rnd: RnDCapitalisation | None = field(default=None, metadata=_m("capitalise R&D (the template's R&D converter)"))
+    leases: LeaseCapitalisation | None = field(
+        default=None, metadata=_m("capitalise operating leases (the template's lease converter)")
+    )
+
+    def validate(self) -> list[FieldError]:
+        try:
+            _resolve(_fields_of(self), False)
+        except ValidationError as exc:
+            return list(exc.errors)
+        return []
+
+
+@dataclass(frozen=True)
+class GinzuConventions:
+    """Conventions of the Ginzu valuation."""
+
+    timing: Literal["end_of_year", "mid_year"] = field(
+        default="end_of_year", metadata=_m("cash flows at the end of each year (the template) or at mid-year")
+    )
+
+
+# --- Converters -------------------------------------------------------------------------
+
+
+def rnd_adjustments(rnd: RnDCapitalisation) -> tuple[float, float, float]:
+    """(research asset, amortization this year, EBIT adjustment), as the R&D converter."""
+    n = rnd.amortization_years
+    nf = float(n)
+    asset = rnd.current_expense * 1.0
+    amort = 0.0
+    for k in range(1, n + 1):
+        expense = rnd.past_expenses[k - 1]
+        asset += expense * ((nf + -k) / nf)
+        amort += expense / nf
+    return asset, amort, rnd.current_expense - amort
+
+
+def _round_half_away(x: float) -> float:
+    """Excel ROUND(x, 0): halves away from zero."""
+    return float(math.floor(x + 0.5)) if x >= 0 else -float(math.floor(-x + 0.5))
+
+
+def lease_adjustments(leases: LeaseCapitalisation) -> tuple[float, float, float]:
+    """(lease debt, depreciation, EBIT adjustment), as the operating lease converter."""
+    kd = leases.pre_tax_cost_of_debt
+    base = 1.0 + kd
+    c = leases.commitments
+    lump = leases.beyond_year_5
+    average = (((c[0] + c[1]) + c[2]) + c[3] + c[4]) / 5.0
+    years = _round_half_away(lump / average) if lump > 0 and average > 0 else 0.0
+    debt = 0.0
+    power = 1.0
+    for t in range(5):
+        power *= base
+        debt += c[t] / power
+    if lump > 0:
+        if years > 0:
+            annual = lump / years
+            inverse = 1.0
+            for _ in range(int(years)):
+                inverse /= base
+            debt += (annual * (1.0 - inverse) / kd) / power
+        else:
+            debt += lump / (power * base)
+    depreciation = debt / (5.0 + years)
+    return debt, depreciation, leases.current_expense - depreciation
+
+
+# --- Resolution: inputs -> flat parameter tuples ------------------------------------------
+
+# Operating parameters (stage 1, everything that shapes the cash flows):
+#   (R0, EBIT0, g1, g25, gs, m1, target, N, tax_eff, tax_term, s2c_1_5, s2c_6_10, lag, nol0)
+OpParams = tuple[float, float, float, float, float, float, float, int, float, float, float, float, int, float]
+# Valuation parameters (stage 2: discounting, terminal value, failure, bridge):
+#   (r0, r_stable, roc or -1, gs, mid_year, p_fail, proceeds_book, fraction, debt, minority,
+#    preferred, cash_adjusted, non_operating, options, shares, price or -1)
+ValParams = tuple[
+    float, float, float, float, bool, float, bool, float, float, float, float, float, float, float, float, float
+]
+
+
+def _fields_of(obj: Any) -> dict[str, Any]:
+    return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+@dataclass(frozen=True)
+class Prepared:
+    op: OpParams
+    val: ValParams
+    info: dict[str, float]
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def _resolve(f: Mapping[str, Any], mid_year: bool) -> Prepared:
+    """Apply the template's defaults and converters; raise ValidationError on inconsistencies."""
+    revenues = f["revenues"]
+    ebit = f["ebit"]
+    invested = f["book_equity"] + f["book_debt"] - f["cash"]
+    debt = f["book_debt"]
+    info: dict[str, float] = {}
+    leases = f["leases"]
+    rnd = f["rnd"]
+    if leases is not None:
+        lease_debt, lease_dep, lease_adj = lease_adjustments(leases)
+        ebit = ebit + lease_adj
+        debt = debt + lease_debt
+        invested = invested + lease_debt
+        info.update(lease_debt=lease_debt, lease_depreciation=lease_dep, lease_ebit_adjustment=lease_adj)
+    if rnd is not None:
+        rnd_asset, rnd_amort, rnd_adj = rnd_adjustments(rnd)
+        ebit = ebit + rnd_adj
+        invested = invested + rnd_asset
+        info.update(rnd_asset=rnd_asset, rnd_amortization=rnd_amort, rnd_ebit_adjustment=rnd_adj)
+    info["ebit_adjusted"] = ebit
+    info["invested_capital"] = invested
+    base_margin = ebit / revenues
+    info["base_margin"] = base_margin
+
+    g1 = f["growth_year_1"]
+    g25 = f["growth_years_2_5"]
+    if g25 is None:
+        g25 = g1
+    m1 = f["margin_year_1"]
+    if m1 is None:
+        m1 = base_margin
+    target = f["target_margin"]
+    if target is None:
+        target = m1
+    s1 = f["sales_to_capital_years_1_5"]
+    s2 = f["sales_to_capital_years_6_10"]
+    if s2 is None:
+        s2 = s1
+    riskfree = f["riskfree_rate"]
+    long_riskfree = f["riskfree_rate_after_year_10"]
+    rf_stable = riskfree if long_riskfree is None else long_riskfree
+    gs = f["stable_growth"]
+    if gs is None:
+        gs = rf_stable
+    rs = f["stable_cost_of_capital"]
+    if rs is None:
+        rs = rf_stable + f["mature_market_erp"]
+    if not rs > gs:
+        path = "stable_growth" if f["stable_growth"] is not None else "stable_cost_of_capital"
+        raise ValidationError(
+            FieldError(path, f"stable growth ({_pct(gs)}) must be below the stable cost of capital ({_pct(rs)})")
+        )
+    if not rs > -1.0:
+        raise ValidationError(FieldError("stable_cost_of_capital", "must be greater than -100%"))
+    tax_eff = f["effective_tax_rate"]
+    tax_term = f["marginal_tax_rate"] if f["tax_rate_converges_to_marginal"] else tax_eff
+    roc = f["stable_return_on_capital"]
+    cash = f["cash"] - f["trapped_cash"] * (f["marginal_tax_rate"] - f["trapped_cash_foreign_tax_rate"])
+    price = f["price"]
+    op: OpParams = (
+        revenues,
+        ebit,
+        g1,
+        g25,
+        gs,
+        m1,
+        target,
+        f["margin_convergence_year"],
+        tax_eff,
+        tax_term,
+        s1,
+        s2,
+        f["reinvestment_lag"],
+        f["nol"],
+    )
+    val: ValParams = (
+        f["initial_cost_of_capital"],
+        rs,
+        -1.0 if roc is None else roc,
+        gs,
+        mid_year,
+        f["failure_probability"],
+        f["distress_proceeds_basis"] == "book",
+        f["distress_proceeds_fraction"],
+        debt,
+        f["minority_interests"],
+        f["preferred_stock"],
+        cash,
+        f["non_operating_assets"],
+        f["options_value"],
+        f["shares_outstanding"],
+        -1.0 if price is None else price,
+    )
+    info["book_capital"] = f["book_equity"] + f["book_debt"]
+    info["riskfree_rate_stable"] = rf_stable
+    return Prepared(op, val, info)
+
+
+def prepare(inputs: GinzuInputs, conventions: GinzuConventions | None = None) -> Prepared:
+    """Resolve defaults and converters once; the result feeds `value_per_share` / `valuation`."""
+    mid = conventions is not None and conventions.timing == "mid_year"
+    return _resolve(_fields_of(inputs), mid)
+
+
+def prepare_fields(values: Mapping[str, Any], mid_year: bool = False) -> Prepared:
+    """Like `prepare` from a plain mapping of GinzuInputs field values (no type validation)."""
+    return _resolve(values, mid_year)
+
+
+# --- The two stages -----------------------------------------------------------------------
+
+Operating = tuple[
+    list[float], list[float], list[float], list[float], list[float], list[float], list[float], list[float], list[float]
+]
+
+
+def operate(op: OpParams) -> Operating:
+    """Stage 1: revenues .. FCFF for years 1-10 and the terminal year (index 11).
+
+    Returns (growth, revenues, margin, ebit, tax, ebit_after_tax, reinvestment, fcff, nol),
+    each a list of 12 (index 0 = base year; reinvestment/fcff[0] and growth[0] are 0).
+    """
+    r0, e0, g1, g25, gs, m1, target, conv, tax_eff, tax_term, s1, s2, lag, nol0 = op
+    # growth
+    step = (g25 - gs) / 5
+    g = [
+        0.0,
+        g1,
+        g25,
+        g25,
+        g25,
+        g25,
+        g25 - step * 1,
+        g25 - step * 2,
+        g25 - step * 3,
+        g25 - step * 4,
+        g25 - step * 5,
+        gs,
+    ]
+    # revenues
+    rev = [r0] * 12
+    x = r0
+    for t in range(1, 12):
+        x = x * (1 + g[t])
+        rev[t] = x
+    # margins
+    m = [e0 / r0, m1] + [0.0] * 10
+    slope = (target - m1) / conv
+    for t in range(2, 11):
+        m[t] = target if t > conv else target - slope * (conv - t)
+    m[11] = m[10]
+    ebit = [e0] + [m[t] * rev[t] for t in range(1, 12)]
+    # tax rates
+    dtax = (tax_term - tax_eff) / 5
+    tax = [tax_eff] * 12
+    y = tax_eff
+    for t in range(6, 11):
+        y = y + dtax
+        tax[t] = y
+    tax[11] = tax_term
+    # after-tax operating income with the NOL
+    eat = [e0 * (1 - tax_eff) if e0 > 0 else e0] + [0.0] * 11
+    nol = [nol0] + [0.0] * 11
+    prev = nol0
+    for t in range(1, 11):
+        e = ebit[t]
+        if e > 0:
+            if e < prev:
+                eat[t] = e
+                prev = prev - e
+            else:
+                eat[t] = e - (e - prev) * tax[t]
+                prev = 0.0
+        else:
+            eat[t] = e
+            prev = prev - e if e < 0 else prev
+        nol[t] = prev
+    e = ebit[11]
+    nol[11] = prev - e if (e < 0 or prev > e) else 0.0
+    eat[11] = e * (1 - tax_term)
+    # reinvestment
+    re = [0.0] * 12
+    if lag == 0:
+        for t in range(1, 11):
+            re[t] = (rev[t] - rev[t - 1]) / (s1 if t <= 5 else s2)
+    elif lag == 2:
+        for t in range(1, 9):
+            re[t] = (rev[t + 2] - rev[t + 1]) / (s1 if t <= 5 else s2)
+        re[9] = rev[10] * g[10] / s2
+        re[10] = rev[11] * gs / s2
+    elif lag == 3:
+        for t in range(1, 9):
+            re[t] = (rev[t + 3] - rev[t + 2]) / (s1 if t <= 5 else s2)
+        re[9] = rev[11] * gs / s2
+        re[10] = re[9] * (1 + gs)
+    else:
+        for t in range(1, 11):
+            re[t] = (rev[t + 1] - rev[t]) / (s1 if t <= 5 else s2)
+    fcff = [0.0] + [eat[t] - re[t] for t in range(1, 11)] + [0.0]
+    return g, rev, m, ebit, tax, eat, re, fcff, nol
+
+
+def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict[str, float]:
+    """Stage 2: cost of capital path, discounting, terminal value, failure and the equity bridge."""
+    r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _price = val
+    eat, re, fcff = ops[5], ops[6], ops[7]
+    step = (r0 - rs) / 5
+    r10 = r0 - step - step - step - step - step
+    roc = r10 if roc_in == -1.0 else roc_in
+    eat11 = eat[11]
+    re11 = (gs / roc) * eat11 if gs > 0 else 0.0
+    re[11] = re11
+    fcff11 = eat11 - re11
+    fcff[11] = fcff11
+    inv0 = 1 / (1 + r0)
+    df = 1.0
+    pv_sum = 0.0
+    rate = r0
+    inv = inv0
+    for t in range(1, 11):
+        if t > 5:
+            rate = rate - step
+            inv = 1 / (1 + rate)
+        df = inv if t == 1 else df * inv
+        pv = fcff[t] * df
+        if mid:
+            pv = pv * math.sqrt(1 + rate)
+        pv_sum += pv
+    tv = fcff11 / (rs - gs)
+    pv_tv = tv * df
+    if mid:
+        pv_tv = pv_tv * math.sqrt(1 + rs)
+    total = pv_tv + pv_sum
+    proceeds = book_capital * fraction if book else total * fraction
+    operating = total * (1 - p) + proceeds * p
+    equity = operating - debt - minority - preferred + cash + nonop
+    common = equity - options
+    per_share = common / shares
+    return {
+        "terminal_cash_flow": fcff11,
+        "terminal_reinvestment": re11,
+        "stable_return_on_capital": roc,
+        "terminal_value": tv,
+        "pv_terminal_value": pv_tv,
+        "pv_cash_flows": pv_sum,
+        "sum_of_pv": total,
+        "distress_proceeds": proceeds,
+        "value_of_operating_assets": operating,
+        "value_of_equity": equity,
+        "value_of_common_equity": common,
+        "value_per_share": per_share,
+        "discount_factor_year_10": df,
+    }
+
+
+def value_per_share(prepared: Prepared) -> float:
+    """The fast path: value per share of a prepared valuation (no validation, no schedule).
+
+    This is what sensitivity grids, tornado charts and Monte Carlo call repeatedly.
+    """
+    r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _ = (
+        prepared.val
+    )
+    ops = operate(prepared.op)
+    eat, fcff = ops[5], ops[7]
+    step = (r0 - rs) / 5
+    roc = r0 - step - step - step - step - step if roc_in == -1.0 else roc_in
+    eat11 = eat[11]
+    fcff11 = eat11 - ((gs / roc) * eat11 if gs > 0 else 0.0)
+    inv = 1 / (1 + r0)
+    df = inv
+    pv_sum = fcff[1] * df
+    if mid:
+        half = math.sqrt(1 + r0)
+        pv_sum = pv_sum * half
+        for t in range(2, 6):
+            df = df * inv
+            pv_sum += fcff[t] * df * half
+        rate = r0
+        for t in range(6, 11):
+            rate = rate - step
+            df = df * (1 / (1 + rate))
+            pv_sum += fcff[t] * df * math.sqrt(1 + rate)
+        pv_tv = fcff11 / (rs - gs) * df * math.sqrt(1 + rs)
+    else:
+        for t in range(2, 6):
+            df = df * inv
+            pv_sum += fcff[t] * df
+        rate = r0
+        for t in range(6, 11):
+            rate = rate - step
+            df = df * (1 / (1 + rate))
+            pv_sum += fcff[t] * df
+        pv_tv = fcff11 / (rs - gs) * df
+    total = pv_tv + pv_sum
+    proceeds = prepared.info["book_capital"] * fraction if book else total * fraction
+    operating = total * (1 - p) + proceeds * p
+    return (operating - debt - minority - preferred + cash + nonop - options) / shares
+
+
+# --- The registered model -------------------------------------------------------------------
+
+
+def _warnings(prepared: Prepared, out: dict[str, float], ops: Operating) -> list[str]:
+    warnings: list[str] = []
+    gs = prepared.op[4]
+    rf = prepared.info["riskfree_rate_stable"]
+    if gs > rf:
+        warnings.append(
+            f"stable growth ({_pct(gs)}) is above the riskfree rate ({_pct(rf)}): the template warns you are on your own"
+        )
+    if prepared.op[7] > 10:
+        warnings.append(
+            "margin_convergence_year is after year 10: the terminal margin is the year-10 margin, not the target"
+        )
+    if out["terminal_cash_flow"] < 0:
+        warnings.append("the terminal-year free cash flow is negative, so the terminal value is negative")
+    if gs <= 0:
+        warnings.append("stable growth is not positive: the template sets terminal reinvestment to zero")
+    if ops[8][10] > 0:
+        warnings.append("a net operating loss is left after year 10; the terminal year ignores it (as the template)")
+    if out["value_per_share"] < 0:
+        warnings.append("the value of equity is negative")
+    return warnings
+
+
+@register_model(
+    "fcff_ginzu",
+    inputs=GinzuInputs,
+    conventions=GinzuConventions,
+    summary="FCFF DCF with Damodaran's Ginzu mechanics (fcffsimpleginzu.xlsx), ten years plus a terminal year",
+)
+def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
+    """Value a firm with the Ginzu FCFF template (see the module docstring for formulas)."""
+    prepared = prepare(inputs, conventions)
+    ops = operate(prepared.op)
+    out = valuation(prepared.val, ops, prepared.info["book_capital"])
+    g, rev, m, ebit, tax, eat, re, fcff, nol = ops
+    r0, rs = prepared.val[0], prepared.val[1]
+    mid = prepared.val[4]
+    step = (r0 - rs) / 5
+    invested = prepared.info["invested_capital"]
+    schedule: list[dict[str, Any]] = [
+        {
+            "year": 0,
+            "period": "base",
+            "revenue_growth": None,
+            "revenues": rev[0],
+            "operating_margin": m[0],
+            "ebit": ebit[0],
+            "tax_rate": tax[0],
+            "ebit_after_tax": eat[0],
+            "reinvestment": None,
+            "fcff": None,
+            "nol": nol[0],
+            "sales_to_capital": None,
+            "cost_of_capital": None,
+            "discount_factor": None,
+            "pv_fcff": None,
+            "invested_capital": invested,
+            "roic": eat[0] / invested if invested != 0 else None,
+        }
+    ]
+    rate = r0
+    df = 1.0
+    for t in range(1, 11):
+        if t > 5:
+            rate = rate - step
+        df = df * (1 / (1 + rate)) if t > 1 else 1 / (1 + rate)
+        pv = fcff[t] * df
+        if mid:
+            pv = pv * math.sqrt(1 + rate)
+        roic = eat[t] / invested if invested != 0 else None
+        invested = invested + re[t]
+        schedule.append(
+            {
+                "year": t,
+                "period": "forecast",
+                "revenue_growth": g[t],
+                "revenues": rev[t],
+                "operating_margin": m[t],
+                "ebit": ebit[t],
+                "tax_rate": tax[t],
+                "ebit_after_tax": eat[t],
+                "reinvestment": re[t],
+                "fcff": fcff[t],
+                "nol": nol[t],
+                "sales_to_capital": prepared.op[10] if t <= 5 else prepared.op[11],
+                "cost_of_capital": rate,
+                "discount_factor": df,
+                "pv_fcff": pv,
+                "invested_capital": invested,
+                "roic": roic,
+            }
+        )
+    schedule.append(
+        {
+            "year": 11,
+            "period": "terminal",
+            "revenue_growth": g[11],
+            "revenues": rev[11],
+            "operating_margin": m[11],
+            "ebit": ebit[11],
+            "tax_rate": tax[11],
+            "ebit_after_tax": eat[11],
+            "reinvestment": re[11],
+            "fcff": fcff[11],
+            "nol": nol[11],
+            "sales_to_capital": None,
+            "cost_of_capital": rs,
+            "discount_factor": None,
+            "pv_fcff": None,
+            "invested_capital": None,
+            "roic": out["stable_return_on_capital"],
+        }
+    )
+    val = prepared.val
+    outputs: dict[str, Any] = {
+        "revenues_year_10": rev[10],
+        "ebit_terminal": ebit[11],
+        "terminal_growth": val[3],
+        "terminal_cost_of_capital": rs,
+        **{k: out[k] for k in ("terminal_cash_flow", "terminal_reinvestment", "stable_return_on_capital")},
+        **{k: out[k] for k in ("terminal_value", "pv_terminal_value", "pv_cash_flows", "sum_of_pv")},
+        "failure_probability": val[5],
+        "distress_proceeds": out["distress_proceeds"],
+        "value_of_operating_assets": out["value_of_operating_assets"],
+        "debt": val[8],
+        "minority_interests": val[9],
+        "preferred_stock": val[10],
+        "cash": val[11],
+        "non_operating_assets": val[12],
+        "value_of_equity": out["value_of_equity"],
+        "options_value": val[13],
+        "value_of_common_equity": out["value_of_common_equity"],
+        "shares_outstanding": val[14],
+        "value_per_share": out["value_per_share"],
+        "base_ebit_adjusted": prepared.info["ebit_adjusted"],
+        "base_operating_margin": prepared.info["base_margin"],
+        "invested_capital_base": prepared.info["invested_capital"],
+    }
+    for key in ("rnd_asset", "rnd_amortization", "rnd_ebit_adjustment", "lease_debt", "lease_depreciation"):
+        if key in prepared.info:
+            outputs[key] = prepared.info[key]
+    if "lease_ebit_adjustment" in prepared.info:
+        outputs["lease_ebit_adjustment"] = prepared.info["lease_ebit_adjustment"]
+    price = val[15]
+    if price >= 0:
+        outputs["price"] = price
+        vps = out["value_per_share"]
+        if vps > 0:
+            outputs["price_to_value"] = price / vps
+        if price > 0:
+            outputs["upside"] = vps / price - 1
+    return Result(outputs=outputs, schedule=schedule, warnings=_warnings(prepared, out, ops))
