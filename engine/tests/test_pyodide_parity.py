@@ -1,7 +1,7 @@
 """The engine gives bit-identical results in CPython and in Pyodide (WebAssembly, Node.js).
 
-Every golden case, 10,000 seeded random Ginzu FCFF requests and seeded sensitivity and
-Monte Carlo requests run once in this CPython and once in Pyodide (one Node.js process
+Every golden case (and 40 seeded variants of each), 10,000 seeded random Ginzu FCFF
+requests and seeded sensitivity and Monte Carlo requests run once in this CPython and once in Pyodide (one Node.js process
 for the whole batch). Both sides serialise each response with the same code
 (pyodide/parity_runner.py: floats as their Python repr, errors as type and message) and
 the lines must be equal.
@@ -16,6 +16,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -34,6 +35,7 @@ PYODIDE_DIR = TESTS / "pyodide"
 GOLDEN_DIR = TESTS / "golden"
 INSTALL_COMMAND = "npm ci --prefix engine/tests/pyodide"
 RANDOM_GINZU_CASES = int(os.environ.get("WATER_PYODIDE_RANDOM_CASES", "10000"))
+GOLDEN_VARIANTS = 40
 SENSITIVITY_CASES = 20
 MONTE_CARLO_CASES = 10
 NODE_TIMEOUT_SECONDS = 900
@@ -73,6 +75,30 @@ def golden_cases() -> list[Case]:
     return cases
 
 
+def _perturb(value: Any, rng: random.Random, in_list: bool = False) -> Any:
+    if isinstance(value, dict):
+        return {k: _perturb(v, rng) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_perturb(v, rng, in_list=True) for v in value]
+    if isinstance(value, float) or (in_list and isinstance(value, int) and not isinstance(value, bool)):
+        return value * (0.9 + 0.2 * rng.random())
+    return value
+
+
+def golden_variants(golden: list[Case]) -> list[Case]:
+    """Seeded variants of every golden request: each float (and each number in a list) scaled by 0.9-1.1.
+
+    Reaches every model that has a golden case, with numbers that are not round.
+    """
+    cases: list[Case] = []
+    for label, request in golden:
+        for k in range(GOLDEN_VARIANTS):
+            rng = random.Random(f"{label}/{k}")
+            variant = dict(request, inputs=_perturb(request.get("inputs", {}), rng))
+            cases.append((f"{label} variant {k}", variant))
+    return cases
+
+
 def boundary_cases() -> list[Case]:
     """Validation paths: every registered model with empty inputs, plus malformed requests."""
     cases: list[Case] = [
@@ -105,7 +131,8 @@ def random_cases(module: ModuleType | None) -> list[Case]:
 
 
 def all_cases() -> list[Case]:
-    return golden_cases() + boundary_cases() + random_cases(_random_cases())
+    golden = golden_cases()
+    return golden + golden_variants(golden) + boundary_cases() + random_cases(_random_cases())
 
 
 def _require_node_and_pyodide() -> str:
