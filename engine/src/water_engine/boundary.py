@@ -99,6 +99,13 @@ def _convert_list(tp: Any, data: Any, path: str, errors: list[FieldError]) -> An
     if not isinstance(data, (list, tuple)):
         errors.append(FieldError(path, "must be a list"))
         return None
+    args = get_args(tp)
+    if get_origin(tp) is tuple and args and args[-1] is not Ellipsis:
+        # A fixed-length tuple such as tuple[str, float]: one type per position.
+        if len(data) != len(args):
+            errors.append(FieldError(path, f"must be a list of {len(args)} items"))
+            return None
+        return tuple(_convert(a, v, _join(path, i), errors) for i, (a, v) in enumerate(zip(args, data, strict=True)))
     (item_type, *_rest) = get_args(tp) or (Any,)
     items = [_convert(item_type, v, _join(path, i), errors) for i, v in enumerate(data)]
     return tuple(items) if get_origin(tp) is tuple else items
@@ -147,11 +154,11 @@ def _convert_scalar(tp: Any, data: Any, path: str, errors: list[FieldError]) -> 
 def _check_bounds(value: Any, meta: typing.Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
     if not isinstance(value, (int, float)) or isinstance(value, bool):
         return
-    checks = (
-        ("ge", lambda b: value >= b, "must be at least"),
-        ("gt", lambda b: value > b, "must be greater than"),
-        ("le", lambda b: value <= b, "must be at most"),
-        ("lt", lambda b: value < b, "must be less than"),
+    checks: tuple[tuple[str, typing.Callable[[Any], bool], str], ...] = (
+        ("ge", lambda b: bool(value >= b), "must be at least"),
+        ("gt", lambda b: bool(value > b), "must be greater than"),
+        ("le", lambda b: bool(value <= b), "must be at most"),
+        ("lt", lambda b: bool(value < b), "must be less than"),
     )
     for key, ok, words in checks:
         if key in meta and not ok(meta[key]):
@@ -213,13 +220,22 @@ def _schema_for(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
     if origin is Literal:
         return {"enum": list(get_args(tp))}
     if origin in (list, tuple):
-        (item_type, *_rest) = get_args(tp) or (Any,)
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return {
+                "type": "array",
+                "prefixItems": [_schema_for(a, defs) for a in args],
+                "items": False,
+                "minItems": len(args),
+                "maxItems": len(args),
+            }
+        (item_type, *_rest) = args or (Any,)
         return {"type": "array", "items": _schema_for(item_type, defs)}
     if origin is dict:
         _k, value_type = get_args(tp) or (str, Any)
         return {"type": "object", "additionalProperties": _schema_for(value_type, defs)}
     if dataclasses.is_dataclass(tp):
-        name = tp.__name__
+        name = str(getattr(tp, "__name__", tp))
         if name not in defs:
             defs[name] = {}
             defs[name] = _dataclass_schema(tp, defs)
