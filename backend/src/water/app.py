@@ -1,0 +1,173 @@
+"""create_app(): settings, logging, middleware, exception handlers, routers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .audit.endpoints import router as audit_router
+from .auth.dependencies import current_principal
+from .auth.endpoints import public_router as auth_public_router
+from .auth.endpoints import router as auth_router
+from .companies.endpoints import router as companies_router
+from .config import Settings, get_settings
+from .db.session import dispose_engine
+from .errors import WaterError, problem
+from .jobs.endpoints import router as jobs_router
+from .logging import configure_logging
+from .middleware import BodySizeLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from .ops.endpoints import metrics_router
+from .ops.endpoints import public_router as ops_public_router
+from .users.endpoints import router as users_router
+
+log = structlog.get_logger("water.api")
+
+# Routes reachable without authentication. A test walks the route table against this list.
+PUBLIC_ROUTES = {
+    ("POST", "/api/auth/signup"),
+    ("POST", "/api/auth/token"),
+    ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/logout"),
+    ("GET", "/api/healthz"),
+    ("GET", "/api/readyz"),
+    ("GET", "/metrics"),
+    ("GET", "/api/openapi.json"),
+    ("GET", "/api/docs"),
+    ("GET", "/api/docs/oauth2-redirect"),
+    ("GET", "/api/redoc"),
+}
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {"application/problem+json": {}}}
+    for status, description in (
+        (401, "Not authenticated"),
+        (403, "Not allowed for this role"),
+        (404, "Not found (also for another organization's objects)"),
+        (409, "Conflict"),
+        (413, "Body too large"),
+        (422, "Invalid input, with a field list"),
+        (429, "Rate limited"),
+    )
+}
+
+
+def _request_id(request: Request) -> str | None:
+    return getattr(request.state, "request_id", None) or request.scope.get("state", {}).get("request_id")
+
+
+def _problem_response(
+    request: Request, status: int, headers: dict[str, str] | None = None, **fields: Any
+) -> JSONResponse:
+    body = problem(status, request_id=_request_id(request), **fields)
+    return JSONResponse(body, status_code=status, headers=headers, media_type="application/problem+json")
+
+
+def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
+    errors = []
+    for error in exc.errors():
+        item = {"loc": list(error.get("loc", ())), "msg": str(error.get("msg", "")), "type": str(error.get("type", ""))}
+        errors.append(item)
+    return errors
+
+
+def install_exception_handlers(app: FastAPI) -> None:
+    """The one exception layer: everything becomes an RFC 9457 problem."""
+
+    @app.exception_handler(WaterError)
+    async def water_error(request: Request, exc: WaterError) -> JSONResponse:
+        return _problem_response(
+            request, exc.status, exc.headers, code=exc.code, title=exc.title, detail=exc.detail, **exc.extra
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = _validation_errors(exc)
+        detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in errors[:5])
+        return _problem_response(
+            request, 422, code="invalid_input", title="Invalid input", detail=detail, errors=errors
+        )
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
+        code = codes.get(exc.status_code, f"http_{exc.status_code}")
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if exc.status_code == 400 and detail == "There was an error parsing the body":
+            detail = "The request body could not be parsed."
+        return _problem_response(request, exc.status_code, dict(exc.headers or {}), code=code, detail=detail)
+
+    @app.exception_handler(Exception)
+    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unhandled_exception", path=request.url.path, exc_info=exc)
+        return _problem_response(
+            request,
+            500,
+            code="internal_error",
+            title="Internal Server Error",
+            detail="Something went wrong on our side; quote the request id if you report it.",
+        )
+
+
+def api_router() -> APIRouter:
+    api = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
+    api.include_router(ops_public_router)
+    api.include_router(auth_public_router)
+    # Every router below requires authentication; role checks sit on each handler.
+    protected = APIRouter(dependencies=[Depends(current_principal)])
+    for router in (auth_router, users_router, companies_router, audit_router, jobs_router):
+        protected.include_router(router)
+    api.include_router(protected)
+    return api
+
+
+@asynccontextmanager
+async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    yield
+    dispose_engine()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(json_logs=settings.json_logs, level=settings.log_level)
+    app = FastAPI(
+        title="Water API",
+        version=__version__,
+        description="Value companies and keep the valuations compliant. Errors are RFC 9457 problem details.",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url="/api/redoc",
+        swagger_ui_oauth2_redirect_url="/api/docs/oauth2-redirect",
+        lifespan=lifespan,
+    )
+    install_exception_handlers(app)
+    app.include_router(api_router())
+    app.include_router(metrics_router)
+    # Added innermost first: the request id wraps everything, then metrics, CORS, body limit.
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[o for o in settings.cors_origins if o != "*"],
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],
+        allow_headers=[
+            "Authorization",
+            "Content-Type",
+            "X-Request-ID",
+            "X-API-Key",
+            "Idempotency-Key",
+            "If-None-Match",
+        ],
+        expose_headers=["X-Request-ID", "Location", "ETag", "Retry-After"],
+    )
+    app.add_middleware(MetricsMiddleware, fastapi_app=app)
+    app.add_middleware(RequestIdMiddleware)
+    return app

@@ -1,0 +1,86 @@
+"""Authentication as annotated dependencies.
+
+Every router except the explicitly public one depends on `current_principal`.
+Bearer JWT access tokens are verified without a database round trip (they live
+`access_token_minutes`); API keys (`wk_...`, as Bearer or X-API-Key) are looked
+up by their hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+from ..db.session import get_session
+from ..errors import Forbidden, Unauthenticated
+from ..models import ApiKey
+from ..models.user import Role
+from .principal import Permission, Principal
+from .repository import ApiKeyRepository
+from .security import API_KEY_PREFIX, decode_access_token, sha256
+
+oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/auth/token", auto_error=False)
+api_key_scheme = APIKeyHeader(name="X-API-Key", auto_error=False)
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def _principal_from_api_key(session: Session, key: str) -> Principal:
+    api_key = ApiKeyRepository(session).get_active_by_hash(sha256(key))
+    if api_key is None:
+        raise Unauthenticated("The API key is not valid or has been revoked.")
+    now = datetime.now(UTC)
+    # Record use at one-minute resolution so scripts do not write on every call.
+    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+        session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+    return Principal(organization_id=api_key.organization_id, role=api_key.role, api_key_id=api_key.id)
+
+
+def current_principal(
+    request: Request,
+    session: Annotated[Session, Depends(get_session)],
+    bearer: Annotated[str | None, Depends(oauth2_scheme)],
+    api_key: Annotated[str | None, Depends(api_key_scheme)],
+) -> Principal:
+    """The caller, from a Bearer access token or an API key; 401 otherwise."""
+    credential = api_key or bearer
+    if not credential:
+        raise Unauthenticated("Sign in, or send an API key.")
+    if credential.startswith(API_KEY_PREFIX):
+        principal = _principal_from_api_key(session, credential)
+    else:
+        claims = decode_access_token(credential)
+        try:
+            role = Role(claims.role)
+        except ValueError as exc:
+            raise Unauthenticated("The access token is not valid.") from exc
+        principal = Principal(organization_id=claims.organization_id, role=role, user_id=claims.user_id)
+    request.state.principal = principal
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def require(permission: Permission) -> Callable[[Principal], Principal]:
+    """A dependency that lets the call through only when the caller's role has `permission`."""
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.can(permission):
+            raise Forbidden(f"Your role ({principal.role.value}) may not {permission.value} here.")
+        return principal
+
+    check.__name__ = f"require_{permission.value}"
+    return check
+
+
+Reader = Annotated[Principal, Depends(require(Permission.read))]
+Writer = Annotated[Principal, Depends(require(Permission.write))]
+Reviewer = Annotated[Principal, Depends(require(Permission.review))]
+Admin = Annotated[Principal, Depends(require(Permission.manage))]
+DbSession = Annotated[Session, Depends(get_session)]

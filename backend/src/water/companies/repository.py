@@ -1,0 +1,55 @@
+"""Every query of the companies domain; all filtered by organization and excluding soft-deleted rows."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from ..kit.pagination import SortSpec, paginate, split_page
+from ..models import Company
+
+SORTS: dict[str, SortSpec] = {
+    "name": SortSpec(Company.name, lambda c: c.name, str),
+    "ticker": SortSpec(func.coalesce(Company.ticker, ""), lambda c: c.ticker or "", str),
+    "created_at": SortSpec(Company.created_at, lambda c: c.created_at, datetime),
+}
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+class CompanyRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def _live(self, organization_id: uuid.UUID) -> Select[Any]:
+        return select(Company).where(Company.organization_id == organization_id, Company.deleted_at.is_(None))
+
+    def add(self, company: Company) -> None:
+        self.session.add(company)
+
+    def get(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> Company | None:
+        return self.session.scalar(self._live(organization_id).where(Company.id == company_id))
+
+    def ticker_taken(self, organization_id: uuid.UUID, ticker: str, *, excluding: uuid.UUID | None = None) -> bool:
+        query = self._live(organization_id).where(Company.ticker == ticker)
+        if excluding is not None:
+            query = query.where(Company.id != excluding)
+        return self.session.scalar(query.with_only_columns(Company.id)) is not None
+
+    def list(
+        self, organization_id: uuid.UUID, *, q: str | None, sort: str, cursor: str | None, limit: int
+    ) -> tuple[list[Company], str | None]:
+        query = self._live(organization_id)
+        if q:
+            pattern = f"%{_escape_like(q)}%"
+            query = query.where(or_(Company.name.ilike(pattern), Company.ticker.ilike(pattern)))
+        spec = SORTS[sort.lstrip("-")]
+        query = paginate(query, sort=sort, spec=spec, id_column=Company.id, cursor=cursor, limit=limit)
+        rows = list(self.session.scalars(query))
+        return split_page(rows, limit, sort, spec)

@@ -1,0 +1,117 @@
+"""Background jobs: create (committed as queued, task sent after commit), claim, finish, reap.
+
+A job's effect and its final status commit in one transaction, and only the
+attempt that holds the claim may finish it, so a redelivered message can neither
+lose the job nor apply its effect twice.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import structlog
+from celery import Task
+from sqlalchemy.orm import Session
+
+from ..audit import service as audit
+from ..auth.principal import Principal
+from ..errors import NotFound
+from ..models import Job
+from ..models.job import JobStatus
+from ..models.user import Role
+from ..worker.enqueue import enqueue_after_commit, send_now
+from ..worker.queues import HARD_TIME_LIMIT, UNACKED_RESTORE_INTERVAL, VISIBILITY_TIMEOUT
+from .repository import JobRepository
+
+LEASE = timedelta(seconds=HARD_TIME_LIMIT + 1)
+# Past this a running job's message cannot come back (restored by now or lost with Redis): fail it.
+OVERDUE = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + HARD_TIME_LIMIT + 10)
+# Queued longer than this means the message was probably lost: send it again (claims make that safe).
+RESEND_AFTER = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + 5)
+
+TASKS_BY_KIND: dict[str, Callable[[], Task]] = {}
+log = structlog.get_logger("water.jobs")
+
+
+class JobBusy(Exception):
+    """The job is held by another attempt whose lease has not run out; retry later."""
+
+    def __init__(self, retry_in: float) -> None:
+        self.retry_in = retry_in
+
+
+def create_job(session: Session, principal: Principal, kind: str, payload: dict[str, Any], task: Task) -> Job:
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    job = Job(
+        id=uuid.uuid4(),
+        organization_id=principal.organization_id,
+        kind=kind,
+        status=JobStatus.queued,
+        payload=payload,
+        request_id=request_id,
+        created_by_id=principal.user_id,
+    )
+    JobRepository(session).add(job)
+    session.flush()
+    enqueue_after_commit(session, task, str(job.id))
+    return job
+
+
+def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
+    job = JobRepository(session).get(principal.organization_id, job_id)
+    if job is None:
+        raise NotFound("No such job.")
+    return job
+
+
+def run_job(session: Session, job_id: str, work: Callable[[Session, Job], dict[str, Any]]) -> str:
+    """Claim the job, run `work`, and record its result, all in the caller's transaction."""
+    repo = JobRepository(session)
+    attempt = repo.claim(uuid.UUID(job_id), LEASE)
+    if attempt is None:
+        state = repo.status_of(uuid.UUID(job_id))
+        if state is None:
+            log.warning("job.missing", job_id=job_id)
+            return "missing"
+        status, started_at = state
+        if status == JobStatus.running and started_at is not None:
+            remaining = (started_at + LEASE - datetime.now(UTC)).total_seconds()
+            raise JobBusy(max(1.0, remaining))
+        return f"already {status.value}"
+    job = session.get(Job, uuid.UUID(job_id))
+    assert job is not None
+    result = work(session, job)
+    repo.finish(job.id, attempt, JobStatus.succeeded, result=result)
+    return "succeeded"
+
+
+def probe_work(queue: str) -> Callable[[Session, Job], dict[str, Any]]:
+    def work(session: Session, job: Job) -> dict[str, Any]:
+        time.sleep(float(job.payload.get("sleep_seconds", 0)))
+        system = Principal(organization_id=job.organization_id, role=Role.admin)
+        audit.record(session, system, action="job.probe", object_type="job", object_id=job.id, after={"queue": queue})
+        request_id = structlog.contextvars.get_contextvars().get("request_id")
+        return {"queue": queue, "worker": socket.gethostname(), "request_id": request_id}
+
+    return work
+
+
+def resend_stale(session: Session, now: datetime | None = None) -> int:
+    """Send again every job left queued past RESEND_AFTER (its message may have been lost)."""
+    now = now or datetime.now(UTC)
+    jobs = JobRepository(session).stale_queued(now - RESEND_AFTER, limit=500)
+    for job in jobs:
+        task_for = TASKS_BY_KIND.get(job.kind)
+        if task_for is not None:
+            send_now(task_for(), str(job.id))
+    return len(jobs)
+
+
+def fail_overdue(session: Session, now: datetime | None = None) -> int:
+    now = now or datetime.now(UTC)
+    return JobRepository(session).fail_overdue(now - OVERDUE)
