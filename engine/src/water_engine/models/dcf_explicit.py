@@ -1,1 +1,238 @@
-"""(placeholder: filled in by the engine work)"""
+"""Explicit-forecast FCFF DCF (model `fcff_explicit`).
+
+Either the free cash flows to the firm are given year by year (`fcff`), or they are built from
+lines: FCFF_t = EBIT_t * (1 - tax_rate) + D&A_t - capex_t - change in working capital_t.
+
+Discounting at one cost of capital r (decimal), annual periods t = 1..N:
+    end of period:  PV_t = FCFF_t * DF_t,  DF_t = DF_{t-1} / (1 + r)  (repeated division)
+    mid period:     PV_t = FCFF_t * DF_t * sqrt(1 + r)   (flows arrive mid-year)
+Terminal value at the end of year N:
+    Gordon:         TV = FCFF_N * (1 + g) / (r - g), g < r; with mid-period flows its PV is
+                    also multiplied by sqrt(1 + r) (the perpetuity's flows are mid-year too), so
+                    mid-period value = end-period value * (1 + r)^0.5 exactly in exact arithmetic
+    exit multiple:  TV = multiple * metric_N (EBITDA = EBIT + D&A, EBIT, revenue or FCFF);
+                    a sale at the end of year N, discounted with DF_N in both conventions
+Bridge: equity = EV - debt - minority interests - preferred stock + cash + non-operating
+assets - options; per share = equity / shares.
+
+Units: money in the company's currency; rates as decimals; multiples as plain ratios.
+Arithmetic: +, -, *, / and sqrt only, left-to-right sums (bit-identical in CPython and Pyodide).
+Source: T. Koller, M. Goedhart, D. Wessels, "Valuation" (McKinsey, 7th ed., 2020), ch. 10
+(continuing value, mid-year adjustment); A. Damodaran, "Investment Valuation" (3rd ed.,
+2012), ch. 12 and 15.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..errors import FieldError
+from ..registry import Result, register_model
+
+__all__ = ["ExplicitConventions", "ExplicitInputs", "TerminalValue", "compute", "enterprise_value"]
+
+
+def _m(doc: str, **bounds: float) -> dict[str, Any]:
+    return {"doc": doc, **bounds}
+
+
+@dataclass(frozen=True)
+class TerminalValue:
+    """How the value beyond the forecast is estimated."""
+
+    method: Literal["gordon", "exit_multiple"] = field(
+        default="gordon", metadata=_m("Gordon growth perpetuity or an exit multiple")
+    )
+    growth: float | None = field(default=None, metadata=_m("perpetual growth of FCFF after year N (decimal)"))
+    multiple: float | None = field(default=None, metadata=_m("exit multiple applied to the final-year metric"))
+    metric: Literal["ebitda", "ebit", "revenue", "fcff"] = field(
+        default="ebitda", metadata=_m("final-year quantity the exit multiple applies to")
+    )
+
+
+@dataclass(frozen=True)
+class ExplicitInputs:
+    """Inputs of the explicit-forecast FCFF DCF."""
+
+    discount_rate: float = field(metadata=_m("cost of capital (decimal)", gt=-1))
+    terminal: TerminalValue = field(default_factory=TerminalValue, metadata=_m("terminal value"))
+    fcff: list[float] | None = field(default=None, metadata=_m("free cash flow to the firm, years 1..N (currency)"))
+    revenue: list[float] | None = field(default=None, metadata=_m("revenue, years 1..N (currency)"))
+    ebit: list[float] | None = field(default=None, metadata=_m("operating income, years 1..N (currency)"))
+    depreciation: list[float] | None = field(default=None, metadata=_m("depreciation and amortization (currency)"))
+    capex: list[float] | None = field(default=None, metadata=_m("capital expenditure, positive (currency)"))
+    change_in_working_capital: list[float] | None = field(
+        default=None, metadata=_m("increase in non-cash working capital (currency)")
+    )
+    tax_rate: float | None = field(default=None, metadata=_m("tax rate on EBIT (decimal)", ge=0, le=1))
+    debt: float = field(default=0.0, metadata=_m("debt (currency)"))
+    cash: float = field(default=0.0, metadata=_m("cash and marketable securities (currency)"))
+    minority_interests: float = field(default=0.0, metadata=_m("minority interests (currency)"))
+    preferred_stock: float = field(default=0.0, metadata=_m("preferred stock (currency)"))
+    non_operating_assets: float = field(default=0.0, metadata=_m("non-operating assets (currency)"))
+    options_value: float = field(default=0.0, metadata=_m("value of employee options (currency)", ge=0))
+    shares_outstanding: float | None = field(default=None, metadata=_m("shares outstanding", gt=0))
+    price: float | None = field(default=None, metadata=_m("current price per share (currency)", ge=0))
+
+    def validate(self) -> list[FieldError]:
+        errors: list[FieldError] = []
+        lines = {
+            "ebit": self.ebit,
+            "depreciation": self.depreciation,
+            "capex": self.capex,
+            "change_in_working_capital": self.change_in_working_capital,
+        }
+        if self.fcff is None:
+            missing = [k for k, v in lines.items() if v is None]
+            if missing or self.tax_rate is None:
+                names = ", ".join([*missing, *(["tax_rate"] if self.tax_rate is None else [])])
+                errors.append(FieldError("fcff", f"give fcff, or the lines to build it (missing: {names})"))
+                return errors
+        n = len(self.fcff) if self.fcff is not None else len(self.ebit or [])
+        if n == 0:
+            errors.append(FieldError("fcff" if self.fcff is not None else "ebit", "needs at least one year"))
+        for name, values in [*lines.items(), ("revenue", self.revenue)]:
+            if values is not None and len(values) != n:
+                errors.append(FieldError(name, f"needs {n} entries (one per forecast year), got {len(values)}"))
+        t = self.terminal
+        if t.method == "gordon":
+            if t.growth is None:
+                errors.append(FieldError("terminal.growth", "is required for the Gordon method"))
+            elif not t.growth < self.discount_rate:
+                errors.append(
+                    FieldError(
+                        "terminal.growth",
+                        f"must be below the cost of capital ({self.discount_rate * 100:.1f}%)",
+                    )
+                )
+        else:
+            if t.multiple is None:
+                errors.append(FieldError("terminal.multiple", "is required for the exit-multiple method"))
+            needs = {"ebitda": ("ebit", "depreciation"), "ebit": ("ebit",), "revenue": ("revenue",), "fcff": ()}
+            for name in needs[t.metric]:
+                if getattr(self, name) is None:
+                    errors.append(FieldError(name, f"is required for an exit multiple of {t.metric}"))
+        return errors
+
+
+@dataclass(frozen=True)
+class ExplicitConventions:
+    """Conventions of the explicit DCF."""
+
+    timing: Literal["end_of_period", "mid_period"] = field(
+        default="end_of_period", metadata=_m("cash flows at the end or in the middle of each year")
+    )
+
+
+def cash_flows(inputs: ExplicitInputs) -> list[float]:
+    """FCFF per year: given, or EBIT(1 - t) + D&A - capex - change in working capital."""
+    if inputs.fcff is not None:
+        return [float(x) for x in inputs.fcff]
+    assert inputs.ebit is not None and inputs.depreciation is not None and inputs.tax_rate is not None
+    assert inputs.capex is not None and inputs.change_in_working_capital is not None
+    t = inputs.tax_rate
+    return [
+        e * (1 - t) + d - c - w
+        for e, d, c, w in zip(
+            inputs.ebit, inputs.depreciation, inputs.capex, inputs.change_in_working_capital, strict=True
+        )
+    ]
+
+
+def _terminal_value(inputs: ExplicitInputs, flows: list[float]) -> float:
+    t = inputs.terminal
+    if t.method == "gordon":
+        assert t.growth is not None
+        return flows[-1] * (1 + t.growth) / (inputs.discount_rate - t.growth)
+    assert t.multiple is not None
+    if t.metric == "fcff":
+        metric = flows[-1]
+    elif t.metric == "revenue":
+        assert inputs.revenue is not None
+        metric = inputs.revenue[-1]
+    elif t.metric == "ebit":
+        assert inputs.ebit is not None
+        metric = inputs.ebit[-1]
+    else:
+        assert inputs.ebit is not None and inputs.depreciation is not None
+        metric = inputs.ebit[-1] + inputs.depreciation[-1]
+    return t.multiple * metric
+
+
+def enterprise_value(
+    flows: list[float], rate: float, terminal_value: float, mid_period: bool, shift_terminal: bool
+) -> tuple[float, float, list[float], list[float]]:
+    """(PV of flows, PV of the terminal value, discount factors, PVs) for one rate."""
+    base = 1 + rate
+    half = math.sqrt(base) if mid_period else 1.0
+    df = 1.0
+    factors: list[float] = []
+    pvs: list[float] = []
+    total = 0.0
+    for cf in flows:
+        df = df / base
+        factors.append(df)
+        pv = cf * df * half if mid_period else cf * df
+        pvs.append(pv)
+        total += pv
+    pv_tv = terminal_value * df
+    if mid_period and shift_terminal:
+        pv_tv = pv_tv * half
+    return total, pv_tv, factors, pvs
+
+
+@register_model(
+    "fcff_explicit",
+    inputs=ExplicitInputs,
+    conventions=ExplicitConventions,
+    summary="FCFF DCF of an explicit forecast with a Gordon or exit-multiple terminal value",
+)
+def compute(inputs: ExplicitInputs, conventions: ExplicitConventions) -> Result:
+    """Value an explicit FCFF forecast (see the module docstring for formulas)."""
+    flows = cash_flows(inputs)
+    tv = _terminal_value(inputs, flows)
+    mid = conventions.timing == "mid_period"
+    pv_flows, pv_tv, factors, pvs = enterprise_value(
+        flows, inputs.discount_rate, tv, mid, inputs.terminal.method == "gordon"
+    )
+    ev = pv_flows + pv_tv
+    equity = (
+        ev
+        - inputs.debt
+        - inputs.minority_interests
+        - inputs.preferred_stock
+        + inputs.cash
+        + inputs.non_operating_assets
+        - inputs.options_value
+    )
+    outputs: dict[str, Any] = {
+        "pv_cash_flows": pv_flows,
+        "terminal_value": tv,
+        "pv_terminal_value": pv_tv,
+        "enterprise_value": ev,
+        "terminal_value_share": pv_tv / ev if ev != 0 else 0.0,
+        "value_of_equity": equity,
+    }
+    warnings: list[str] = []
+    if inputs.shares_outstanding is not None:
+        vps = equity / inputs.shares_outstanding
+        outputs["value_per_share"] = vps
+        if inputs.price is not None:
+            outputs["price"] = inputs.price
+            if vps > 0:
+                outputs["price_to_value"] = inputs.price / vps
+            if inputs.price > 0:
+                outputs["upside"] = vps / inputs.price - 1
+    if tv < 0:
+        warnings.append("the terminal value is negative")
+    schedule: list[dict[str, Any]] = []
+    for i, (cf, df, pv) in enumerate(zip(flows, factors, pvs, strict=True)):
+        row: dict[str, Any] = {"year": i + 1, "fcff": cf, "discount_factor": df, "pv_fcff": pv}
+        for name in ("revenue", "ebit", "depreciation", "capex", "change_in_working_capital"):
+            values = getattr(inputs, name)
+            if values is not None:
+                row[name] = float(values[i])
+        schedule.append(row)
+    return Result(outputs=outputs, schedule=schedule, warnings=warnings)
