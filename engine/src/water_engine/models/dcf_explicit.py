@@ -130,15 +130,22 @@ def cash_flows(inputs: ExplicitInputs) -> list[float]:
     """FCFF per year: given, or EBIT(1 - t) + D&A - capex - change in working capital."""
     if inputs.fcff is not None:
         return [float(x) for x in inputs.fcff]
-    assert inputs.ebit is not None and inputs.depreciation is not None and inputs.tax_rate is not None
-    assert inputs.capex is not None and inputs.change_in_working_capital is not None
-    t = inputs.tax_rate
-    return [
-        e * (1 - t) + d - c - w
-        for e, d, c, w in zip(
-            inputs.ebit, inputs.depreciation, inputs.capex, inputs.change_in_working_capital, strict=True
-        )
-    ]
+    t = inputs.tax_rate or 0.0
+    lines = zip(
+        _need(inputs.ebit),
+        _need(inputs.depreciation),
+        _need(inputs.capex),
+        _need(inputs.change_in_working_capital),
+        strict=True,
+    )
+    return [e * (1 - t) + d - c - w for e, d, c, w in lines]
+
+
+def _need(values: list[float] | None) -> list[float]:
+    """A line that validate() guarantees is present."""
+    if values is None:
+        raise ValueError("missing forecast line (validate() should have caught this)")
+    return values
 
 
 def _terminal_value(inputs: ExplicitInputs, flows: list[float]) -> float:
@@ -150,14 +157,11 @@ def _terminal_value(inputs: ExplicitInputs, flows: list[float]) -> float:
     if t.metric == "fcff":
         metric = flows[-1]
     elif t.metric == "revenue":
-        assert inputs.revenue is not None
-        metric = inputs.revenue[-1]
+        metric = _need(inputs.revenue)[-1]
     elif t.metric == "ebit":
-        assert inputs.ebit is not None
-        metric = inputs.ebit[-1]
+        metric = _need(inputs.ebit)[-1]
     else:
-        assert inputs.ebit is not None and inputs.depreciation is not None
-        metric = inputs.ebit[-1] + inputs.depreciation[-1]
+        metric = _need(inputs.ebit)[-1] + _need(inputs.depreciation)[-1]
     return t.multiple * metric
 
 
