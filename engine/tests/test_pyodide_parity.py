@@ -8,7 +8,8 @@ the lines must be equal.
 
 Needs Node.js and the pinned npm package pyodide: `npm ci --prefix engine/tests/pyodide`.
 Without them this test fails (it is part of `make test`); set WATER_SKIP_PYODIDE=1 to skip.
-WATER_PYODIDE_RANDOM_CASES overrides the number of random Ginzu cases (default 10,000).
+WATER_PYODIDE_RANDOM_CASES overrides the number of random Ginzu cases (default 10,000);
+WATER_PYODIDE_PROCESSES the number of Node.js processes sharing the Pyodide side (default 2).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ GOLDEN_VARIANTS = 40
 SENSITIVITY_CASES = 20
 MONTE_CARLO_CASES = 10
 NODE_TIMEOUT_SECONDS = 900
+PYODIDE_PROCESSES = int(os.environ.get("WATER_PYODIDE_PROCESSES", "2"))
 
 Case = tuple[str, Any]
 
@@ -173,31 +175,45 @@ def _mismatch_report(cases: list[Case], cpython: list[str], pyodide: list[str]) 
     return "\n".join(lines)
 
 
-def test_engine_results_are_bit_identical_in_cpython_and_pyodide(tmp_path: Path) -> None:
-    node = _require_node_and_pyodide()
-    runner = _load_module("parity_runner", PYODIDE_DIR / "parity_runner.py")
-    cases = all_cases()
-    in_path, out_path = tmp_path / "requests.jsonl", tmp_path / "pyodide.jsonl"
-    request_lines = [json.dumps(request, allow_nan=False) for _, request in cases]
-    in_path.write_text("".join(line + "\n" for line in request_lines), encoding="utf-8")
+def _start_pyodide(node: str, lines: list[str], workdir: Path, index: int) -> tuple[subprocess.Popen[str], Path]:
+    in_path, out_path = workdir / f"requests-{index}.jsonl", workdir / f"pyodide-{index}.jsonl"
+    in_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    command = [node, str(PYODIDE_DIR / "run_engine.mjs"), str(in_path), str(out_path)]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True), out_path
 
-    # Pyodide runs in its own process while this one computes the CPython side.
-    with subprocess.Popen(
-        [node, str(PYODIDE_DIR / "run_engine.mjs"), str(in_path), str(out_path)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    ) as proc:
-        cpython = runner.run_lines(request_lines)
-        stdout, stderr = proc.communicate(timeout=NODE_TIMEOUT_SECONDS)
+
+def _finish_pyodide(proc: subprocess.Popen[str], out_path: Path, expected: int) -> list[str]:
+    stdout, stderr = proc.communicate(timeout=NODE_TIMEOUT_SECONDS)
     assert proc.returncode == 0, f"run_engine.mjs failed (exit {proc.returncode}):\n{stderr[-4000:]}"
-
     meta = json.loads(stdout.strip().splitlines()[-1])
     pinned = json.loads((PYODIDE_DIR / "package.json").read_text())["dependencies"]["pyodide"]
     assert meta["pyodide"] == pinned, (
         f"installed Pyodide {meta['pyodide']} is not the pinned {pinned}; run: {INSTALL_COMMAND}"
     )
-    pyodide = out_path.read_text(encoding="utf-8").splitlines()
+    lines = out_path.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == expected, f"Pyodide returned {len(lines)} results for {expected} requests"
+    return lines
+
+
+def test_engine_results_are_bit_identical_in_cpython_and_pyodide(tmp_path: Path) -> None:
+    node = _require_node_and_pyodide()
+    runner = _load_module("parity_runner", PYODIDE_DIR / "parity_runner.py")
+    cases = all_cases()
+    request_lines = [json.dumps(request, allow_nan=False) for _, request in cases]
+
+    # The Pyodide side is the slower one: it runs in PYODIDE_PROCESSES Node.js processes
+    # (requests dealt round-robin) while this process computes the CPython side.
+    n = PYODIDE_PROCESSES
+    started = [_start_pyodide(node, request_lines[k::n], tmp_path, k) for k in range(n)]
+    try:
+        cpython = runner.run_lines(request_lines)
+        parts = [_finish_pyodide(proc, out, len(request_lines[k::n])) for k, (proc, out) in enumerate(started)]
+    finally:
+        for proc, _ in started:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    pyodide = [parts[i % n][i // n] for i in range(len(request_lines))]
     assert len(pyodide) == len(cases) == len(cpython)
     report = _mismatch_report(cases, cpython, pyodide)
     assert not report, report
