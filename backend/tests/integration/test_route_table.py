@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
 
 from water.app import PUBLIC_ROUTES
@@ -17,12 +18,11 @@ def _operations(app: FastAPI) -> set[tuple[str, str]]:
         for method in item
         if method in {"get", "post", "put", "patch", "delete"}
     }
-    # Routes left out of the schema (docs, metrics) are in the router too.
-    for route in app.router.routes:
-        path = getattr(route, "path", None)
-        for method in getattr(route, "methods", None) or ():
-            if path and method != "HEAD":
-                operations.add((method, path))
+    # The route table itself, including routes left out of the schema (docs, metrics).
+    for context in iter_route_contexts(app.router.routes):
+        for method in getattr(context.original_route, "methods", None) or ():
+            if context.path and method != "HEAD":
+                operations.add((method, context.path))
     return operations
 
 
