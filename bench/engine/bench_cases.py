@@ -65,22 +65,22 @@ FTK_INPUTS: dict[str, Any] = {
 
 
 def sensitivity_request() -> dict[str, Any]:
-    """21 x 21 grid: initial cost of capital x revenue growth (years 2-5) around the Ginzu base."""
-    waccs = [0.065 + 0.002 * i for i in range(GRID)]
-    growths = [0.02 + 0.004 * j for j in range(GRID)]
+    """21 x 21 grid: cost of capital (years 1-5) x stable (terminal) growth around the Ginzu base."""
+    waccs = [round(0.065 + 0.002 * i, 4) for i in range(GRID)]
+    growths = [round(0.01 + 0.002 * j, 4) for j in range(GRID)]
     return {
         "model": "sensitivity",
         "inputs": {
             "base": GINZU_REQUEST,
-            "row": {"field": "initial_cost_of_capital", "values": waccs},
-            "column": {"field": "growth_years_2_5", "values": growths},
+            "rows": {"path": "inputs.initial_cost_of_capital", "values": waccs},
+            "columns": {"path": "inputs.stable_growth", "values": growths},
         },
         "conventions": {},
     }
 
 
 def monte_carlo_request(paths: int = MC_PATHS) -> dict[str, Any]:
-    """Monte Carlo over three Ginzu drivers, seeded."""
+    """Monte Carlo over three Ginzu drivers (normal, triangular, uniform), seeded."""
     return {
         "model": "monte_carlo",
         "inputs": {
@@ -88,9 +88,9 @@ def monte_carlo_request(paths: int = MC_PATHS) -> dict[str, Any]:
             "paths": paths,
             "seed": 20240611,
             "drivers": [
-                {"field": "growth_years_2_5", "distribution": "normal", "mean": 0.06, "sd": 0.02},
-                {"field": "target_margin", "distribution": "triangular", "low": 0.10, "mode": 0.15, "high": 0.20},
-                {"field": "initial_cost_of_capital", "distribution": "uniform", "low": 0.075, "high": 0.095},
+                {"path": "inputs.growth_years_2_5", "distribution": "normal", "mean": 0.06, "stdev": 0.02},
+                {"path": "inputs.target_margin", "distribution": "triangular", "low": 0.10, "mode": 0.15, "high": 0.20},
+                {"path": "inputs.initial_cost_of_capital", "distribution": "uniform", "low": 0.075, "high": 0.095},
             ],
         },
         "conventions": {},
@@ -105,7 +105,7 @@ def explicit_dcf_request() -> dict[str, Any]:
         cf = cf * (1 + p["growth_rate"])
         flows.append(cf)
     return {
-        "model": "dcf_explicit",
+        "model": "fcff_explicit",
         "inputs": {
             "fcff": flows,
             "discount_rate": p["weighted_average_cost_of_capital"],
@@ -165,7 +165,7 @@ CASES: dict[
 def headline(response: dict[str, Any]) -> Any:
     """A value from the response, printed beside the timing so both runtimes can be compared."""
     outputs = response.get("outputs", {})
-    for key in ("value_per_share", "mean", "intrinsic_value", "equity_value", "value"):
+    for key in ("value_per_share", "mean", "base_value", "intrinsic_value", "equity_value", "value"):
         if key in outputs:
             return outputs[key]
     return sorted(outputs)[:3]

@@ -135,7 +135,7 @@ def table(cpython: dict[str, Any], pyodide: dict[str, Any], fast: dict[str, Any]
     rows = [
         ("One 10-year Ginzu FCFF valuation (`fcff_ginzu`), `run()` end to end", "ginzu", 30e-6),
         ("One 10-year Ginzu FCFF valuation, model only (parsed inputs)", "ginzu_compute", 30e-6),
-        ("Explicit 10-year FCFF DCF on FinanceToolkit's inputs (`dcf_explicit`), `run()`", "explicit_dcf", None),
+        ("Explicit 10-year FCFF DCF on FinanceToolkit's inputs (`fcff_explicit`), `run()`", "explicit_dcf", None),
         ("Explicit 10-year FCFF DCF, model only (parsed inputs)", "explicit_dcf_compute", None),
         ("21 × 21 cost of capital × growth grid (`sensitivity`)", "sensitivity", 5e-3),
         ("100,000 Monte Carlo paths, pure (`monte_carlo`)", "monte_carlo", 3.0),
