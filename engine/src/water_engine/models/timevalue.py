@@ -115,7 +115,8 @@ def _powers(base: float, exponents: Sequence[float]) -> list[float]:
     """[base ** e for e in exponents], sharing one log of the base (same results as fractional_power)."""
     ln_base: float | None = None
     out: list[float] = []
-    for e in exponents:
+    for exponent in exponents:
+        e = float(exponent)
         if e == 0.0:
             out.append(1.0)
         elif e.is_integer() and abs(e) <= 10_000:
