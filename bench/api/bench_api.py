@@ -1,0 +1,403 @@
+"""API throughput benchmark (issue 2): Water beside the ceiling and the template, in one run.
+
+Starts three servers, each one uvicorn worker on loopback with the same settings
+(`--workers 1 --no-access-log`, uvloop + httptools):
+
+* water     - `water api`: authenticated `GET /api/companies/{id}` (Bearer JWT)
+* ceiling   - bench/api/ceiling_app.py: bare FastAPI, one row from PostgreSQL
+* template  - tiangolo/full-stack-fastapi-template: authenticated `GET /api/v1/items/{id}`
+
+then runs `wrk -t2 -c32 -d10s --latency` against each, interleaved round by round
+(W, C, T, W, C, T, ...) so a noisy neighbour hurts all three alike, and prints a
+markdown table of the median round. It also runs `promtool check metrics` on
+Water's /metrics after the traffic.
+
+    .venv/bin/python bench/api/bench_api.py [--rounds 3] [--duration 10] [--skip-template]
+
+The template lives outside the repository (see bench/README.md):
+WATER_BENCH_TEMPLATE_DIR (default /work/bench-ext/full-stack-fastapi-template) and
+WATER_BENCH_TEMPLATE_VENV (default /work/bench-ext/venv).
+PostgreSQL: WATER_BENCH_PG (default postgresql://postgres@127.0.0.1:5432), trust auth;
+the databases water_bench and water_bench_template are dropped and re-created.
+Redis: WATER_BENCH_REDIS (default redis://127.0.0.1:6379/14).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+
+ROOT = Path(__file__).resolve().parents[2]
+VENV_BIN = Path(sys.executable).parent
+PG = os.environ.get("WATER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+REDIS = os.environ.get("WATER_BENCH_REDIS", "redis://127.0.0.1:6379/14")
+TEMPLATE_DIR = Path(os.environ.get("WATER_BENCH_TEMPLATE_DIR", "/work/bench-ext/full-stack-fastapi-template"))
+TEMPLATE_VENV = Path(os.environ.get("WATER_BENCH_TEMPLATE_VENV", "/work/bench-ext/venv"))
+WATER_DB = "water_bench"
+TEMPLATE_DB = "water_bench_template"
+PORTS = {"water": 18101, "ceiling": 18102, "template": 18103}
+HOST = "127.0.0.1"
+# Fresh per run: a throwaway signing key and password (mixed case, digit, symbol for the policies).
+SECRET = secrets.token_urlsafe(48)
+PASSWORD = "Bb9-" + secrets.token_urlsafe(18)
+UVICORN_FLAGS = ["--host", HOST, "--workers", "1", "--no-access-log", "--loop", "uvloop", "--http", "httptools"]
+TARGET_RPS = 1500.0
+TARGET_P99_MS = 50.0
+GOAL_CEILING = 0.60
+GOAL_TEMPLATE = 1.0
+
+TEMPLATE_HELP = f"""\
+The template is not set up at {TEMPLATE_DIR} (venv {TEMPLATE_VENV}).
+Set it up as bench/README.md describes (fetch tiangolo/full-stack-fastapi-template
+outside this repository, make a venv with its backend dependencies), then point
+WATER_BENCH_TEMPLATE_DIR / WATER_BENCH_TEMPLATE_VENV at it, or pass --skip-template."""
+
+
+@dataclass
+class Result:
+    rps: float
+    p50_ms: float
+    p90_ms: float
+    p99_ms: float
+    requests: int
+    errors: str
+    load: str
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    headers: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    results: list[Result] = field(default_factory=list)
+
+
+def load_avg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+def recreate_db(name: str) -> None:
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def start(cmd: list[str], env: dict[str, str], log: Path, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a server in its own process group; every one started is stopped at the end, even on failure."""
+    with log.open("wb") as out:
+        process = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    STARTED.append(process)
+    return process
+
+
+def stop(process: subprocess.Popen[bytes] | None) -> None:
+    if process is None or process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGINT)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=5)
+
+
+def wait_http(url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{url}: the server exited with {process.returncode}; log:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    sys.exit(f"{url}: not ready after {timeout:.0f} s; log:\n{log.read_text()[-3000:]}")
+
+
+def check(response: httpx.Response, what: str) -> dict[str, Any]:
+    if response.status_code >= 300:
+        sys.exit(f"{what}: HTTP {response.status_code} {response.text[:500]}")
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def setup_water(logs: Path) -> Server:
+    recreate_db(WATER_DB)
+    env = {
+        **os.environ,
+        "WATER_DATABASE_URL": f"{PG}/{WATER_DB}",
+        "WATER_REDIS_URL": REDIS,
+        "WATER_ENVIRONMENT": "production",
+        "WATER_SECRET_KEY": SECRET,
+        "WATER_LOG_LEVEL": "WARNING",
+        "WATER_HOST": HOST,
+        "WATER_PORT": str(PORTS["water"]),
+    }
+    migrate = subprocess.run([str(VENV_BIN / "water"), "migrate"], env=env, capture_output=True, text=True, timeout=120)
+    if migrate.returncode != 0:
+        sys.exit(f"water migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
+    log = logs / "water.log"
+    process = start([str(VENV_BIN / "water"), "api"], env, log)
+    base = f"http://{HOST}:{PORTS['water']}"
+    wait_http(f"{base}/api/readyz", process, log)
+    email = f"bench-{int(time.time())}@water.example"
+    check(
+        httpx.post(
+            f"{base}/api/auth/signup",
+            json={"organization_name": "Bench Org", "email": email, "password": PASSWORD},
+            timeout=30,
+        ),
+        "water signup",
+    )
+    token = check(
+        httpx.post(f"{base}/api/auth/token", data={"username": email, "password": PASSWORD}, timeout=30), "water token"
+    )["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    company = check(
+        httpx.post(
+            f"{base}/api/companies", json={"name": "Bench Company", "ticker": "ABC"}, headers=headers, timeout=30
+        ),
+        "water create company",
+    )
+    return Server("water", f"{base}/api/companies/{company['id']}", headers, process)
+
+
+def setup_ceiling(logs: Path, row_id: str) -> Server:
+    env = {**os.environ, "CEILING_DATABASE_URL": f"{PG}/{WATER_DB}"}
+    cmd = [sys.executable, "-m", "uvicorn", "ceiling_app:app", "--app-dir", str(ROOT / "bench" / "api")]
+    log = logs / "ceiling.log"
+    process = start([*cmd, *UVICORN_FLAGS, "--port", str(PORTS["ceiling"])], env, log)
+    url = f"http://{HOST}:{PORTS['ceiling']}/rows/{row_id}"
+    wait_http(url, process, log)
+    return Server("ceiling", url, {}, process)
+
+
+def setup_template(logs: Path) -> Server:
+    backend = TEMPLATE_DIR / "backend"
+    python = TEMPLATE_VENV / "bin" / "python"
+    if not (backend / "app" / "main.py").is_file() or not python.is_file():
+        sys.exit(TEMPLATE_HELP)
+    recreate_db(TEMPLATE_DB)
+    admin = "admin@example.com"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))},
+        "PATH": f"{TEMPLATE_VENV / 'bin'}:{os.environ.get('PATH', '/usr/bin:/bin')}",
+        "VIRTUAL_ENV": str(TEMPLATE_VENV),
+        "PYTHONPATH": str(backend),
+        "PROJECT_NAME": "Template Bench",
+        "ENVIRONMENT": "local",
+        "SECRET_KEY": SECRET,
+        "FIRST_SUPERUSER": admin,
+        "FIRST_SUPERUSER_PASSWORD": PASSWORD,
+        "POSTGRES_SERVER": HOST,
+        "POSTGRES_PORT": "5432",
+        "POSTGRES_USER": "postgres",
+        "POSTGRES_PASSWORD": "trust-auth-any",
+        "POSTGRES_DB": TEMPLATE_DB,
+        "SENTRY_DSN": "",
+    }
+    prestart = subprocess.run(
+        ["bash", "scripts/prestart.sh"], cwd=backend, env=env, capture_output=True, text=True, timeout=180
+    )
+    if prestart.returncode != 0:
+        sys.exit(f"template prestart failed:\n{prestart.stdout[-2000:]}\n{prestart.stderr[-3000:]}")
+    log = logs / "template.log"
+    cmd = [str(python), "-m", "uvicorn", "app.main:app", *UVICORN_FLAGS, "--port", str(PORTS["template"])]
+    process = start(cmd, env, log, cwd=backend)
+    base = f"http://{HOST}:{PORTS['template']}/api/v1"
+    wait_http(f"{base}/utils/health-check/", process, log)
+    token = check(
+        httpx.post(f"{base}/login/access-token", data={"username": admin, "password": PASSWORD}, timeout=30),
+        "template login",
+    )["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    item = check(
+        httpx.post(f"{base}/items/", json={"title": "Bench item", "description": "one row"}, headers=headers),
+        "template create item",
+    )
+    return Server("template", f"{base}/items/{item['id']}", headers, process)
+
+
+UNIT = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def to_ms(value: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s)", value)
+    if not match:
+        raise ValueError(f"unparsed wrk latency {value!r}")
+    return float(match.group(1)) * UNIT[match.group(2)]
+
+
+def run_wrk(server: Server, duration: int, connections: int, threads: int) -> Result:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+    for key, value in server.headers.items():
+        cmd += ["-H", f"{key}: {value}"]
+    load = load_avg()
+    out = subprocess.run([*cmd, server.url], capture_output=True, text=True, timeout=duration + 30).stdout
+    percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.MULTILINE))
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    if not rps or not total or len(percentiles) != 3:
+        sys.exit(f"could not parse wrk output for {server.name}:\n{out}")
+    errors = []
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if non2xx:
+        errors.append(f"{non2xx.group(1)} non-2xx")
+    sock = re.search(r"Socket errors: (.*)", out)
+    if sock:
+        errors.append(f"socket errors: {sock.group(1)}")
+    return Result(
+        rps=float(rps.group(1)),
+        p50_ms=to_ms(percentiles["50"]),
+        p90_ms=to_ms(percentiles["90"]),
+        p99_ms=to_ms(percentiles["99"]),
+        requests=int(total.group(1)),
+        errors="; ".join(errors) or "0",
+        load=load,
+    )
+
+
+def median_result(results: list[Result]) -> Result:
+    """The round with the median requests/s (its own latencies, not a mix of rounds)."""
+    ordered = sorted(results, key=lambda r: r.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def promtool(base: str) -> str:
+    if shutil.which("promtool") is None:
+        return "promtool not installed (apt-get install -y prometheus)"
+    text = httpx.get(f"{base}/metrics", timeout=10).text
+    proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
+    output = (proc.stdout + proc.stderr).strip()
+    return f"exit {proc.returncode}" + (f"\n{output}" if output else " (no complaints)")
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            model = line.split(":", 1)[1].strip()
+            break
+    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
+    return f"{model}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
+
+
+def report(servers: list[Server], args: argparse.Namespace) -> str:
+    by_name = {s.name: s for s in servers}
+    medians = {s.name: median_result(s.results) for s in servers}
+    lines = [
+        f"Machine: {machine()}; date {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
+        f"`wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency`, one uvicorn worker each, "
+        f"{args.rounds} interleaved round(s); the row shown is the round with the median requests/s.",
+        "",
+        "| Server | Endpoint | Requests/s | p50 ms | p90 ms | p99 ms | Errors | Load (1/5/15 min) at start |",
+        "|---|---|---:|---:|---:|---:|---|---|",
+    ]
+    endpoints = {
+        "water": "`GET /api/companies/{id}` (Bearer JWT)",
+        "ceiling": "`GET /rows/{id}` (bare FastAPI, one row)",
+        "template": "`GET /api/v1/items/{id}` (Bearer JWT)",
+    }
+    for name, r in medians.items():
+        lines.append(
+            f"| {name} | {endpoints[name]} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} "
+            f"| {r.errors} | {r.load} |"
+        )
+    lines += ["", "All rounds (requests/s, p99 ms):", ""]
+    for s in servers:
+        rounds = ", ".join(f"{r.rps:,.0f} / {r.p99_ms:.1f}" for r in s.results)
+        lines.append(f"- {s.name}: {rounds}")
+    water = medians["water"]
+    lines += [
+        "",
+        "| Target | Goal | Measured | Met |",
+        "|---|---|---:|---|",
+        f"| Water requests/s | ≥ {TARGET_RPS:,.0f} | {water.rps:,.0f} | {'yes' if water.rps >= TARGET_RPS else 'no'} |",
+        f"| Water p99 | ≤ {TARGET_P99_MS:.0f} ms | {water.p99_ms:.2f} ms "
+        f"| {'yes' if water.p99_ms <= TARGET_P99_MS else 'no'} |",
+    ]
+    if "ceiling" in by_name:
+        ratio = water.rps / medians["ceiling"].rps
+        lines.append(
+            f"| Water / ceiling | ≥ {GOAL_CEILING:.0%} | {ratio:.0%} | {'yes' if ratio >= GOAL_CEILING else 'no'} |"
+        )
+    if "template" in by_name:
+        ratio = water.rps / medians["template"].rps
+        lines.append(
+            f"| Water / template | ≥ {GOAL_TEMPLATE:.1f}× | {ratio:.2f}× | {'yes' if ratio >= GOAL_TEMPLATE else 'no'} |"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured wrk before each run")
+    parser.add_argument("--skip-template", action="store_true")
+    parser.add_argument("--keep-logs", action="store_true")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install -y wrk")
+    if not args.skip_template and not (TEMPLATE_DIR / "backend" / "app" / "main.py").is_file():
+        sys.exit(TEMPLATE_HELP)
+
+    logs = Path(tempfile.mkdtemp(prefix="water-bench-api-"))
+    servers: list[Server] = []
+    try:
+        print(f"setting up (logs in {logs}) ...", file=sys.stderr)
+        water = setup_water(logs)
+        servers.append(water)
+        servers.append(setup_ceiling(logs, water.url.rsplit("/", 1)[1]))
+        if not args.skip_template:
+            servers.append(setup_template(logs))
+        for server in servers:
+            response = httpx.get(server.url, headers=server.headers, timeout=10)
+            if response.status_code != 200:
+                sys.exit(f"{server.name}: {server.url} gave HTTP {response.status_code}: {response.text[:300]}")
+        for round_no in range(1, args.rounds + 1):
+            for server in servers:
+                if args.warmup:
+                    run_wrk(server, args.warmup, args.connections, args.threads)
+                result = run_wrk(server, args.duration, args.connections, args.threads)
+                server.results.append(result)
+                print(
+                    f"round {round_no} {server.name}: {result.rps:,.0f} req/s, p50 {result.p50_ms:.2f} ms, "
+                    f"p99 {result.p99_ms:.2f} ms, errors {result.errors}, load {result.load}",
+                    file=sys.stderr,
+                )
+        print(report(servers, args))
+        print("\n`curl -s /metrics | promtool check metrics` on Water after the traffic:\n")
+        print("```\n" + promtool(f"http://{HOST}:{PORTS['water']}") + "\n```")
+    finally:
+        for process in STARTED:
+            stop(process)
+        if not args.keep_logs:
+            shutil.rmtree(logs, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
