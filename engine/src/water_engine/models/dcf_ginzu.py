@@ -83,7 +83,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..errors import FieldError, ValidationError
 from ..registry import Result, register_model
@@ -95,7 +95,9 @@ __all__ = [
     "RnDCapitalisation",
     "compute",
     "lease_adjustments",
+    "per_share",
     "prepare",
+    "prepare_fields",
     "rnd_adjustments",
     "valuation",
     "value_per_share",
@@ -323,8 +325,9 @@ def _fields_of(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
 
-@dataclass(frozen=True)
-class Prepared:
+class Prepared(NamedTuple):
+    """Resolved parameters: stage 1 (`op`), stage 2 (`val`) and derived figures (`info`)."""
+
     op: OpParams
     val: ValParams
     info: dict[str, float]
@@ -595,10 +598,14 @@ def value_per_share(prepared: Prepared) -> float:
 
     This is what sensitivity grids, tornado charts and Monte Carlo call repeatedly.
     """
+    return per_share(prepared, operate(prepared.op))
+
+
+def per_share(prepared: Prepared, ops: Operating) -> float:
+    """Value per share from prepared parameters and stage-1 results (`operate(prepared.op)`)."""
     r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _ = (
         prepared.val
     )
-    ops = operate(prepared.op)
     eat, fcff = ops[5], ops[7]
     step = (r0 - rs) / 5
     roc = r0 - step - step - step - step - step if roc_in == -1.0 else roc_in
