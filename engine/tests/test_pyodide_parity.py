@@ -1,7 +1,8 @@
 """The engine gives bit-identical results in CPython and in Pyodide (WebAssembly, Node.js).
 
-Every golden case (and 40 seeded variants of each), 10,000 seeded random Ginzu FCFF
-requests and seeded sensitivity and Monte Carlo requests run once in this CPython and once in Pyodide (one Node.js process
+Every golden case (and 40 seeded variants of each), every model's validation errors,
+10,000 seeded random Ginzu FCFF requests and seeded sensitivity, tornado, scenario and
+Monte Carlo requests over random bases run once in this CPython and once in Pyodide (one Node.js process
 for the whole batch). Both sides serialise each response with the same code
 (pyodide/parity_runner.py: floats as their Python repr, errors as type and message) and
 the lines must be equal.
@@ -37,8 +38,10 @@ GOLDEN_DIR = TESTS / "golden"
 INSTALL_COMMAND = "npm ci --prefix engine/tests/pyodide"
 RANDOM_GINZU_CASES = int(os.environ.get("WATER_PYODIDE_RANDOM_CASES", "10000"))
 GOLDEN_VARIANTS = 40
-SENSITIVITY_CASES = 20
-MONTE_CARLO_CASES = 10
+SENSITIVITY_CASES = 40
+TORNADO_CASES = 40
+SCENARIO_CASES = 40
+MONTE_CARLO_CASES = 12
 NODE_TIMEOUT_SECONDS = 900
 PYODIDE_PROCESSES = int(os.environ.get("WATER_PYODIDE_PROCESSES", "2"))
 
@@ -114,21 +117,134 @@ def boundary_cases() -> list[Case]:
     return cases
 
 
+# Inputs every random Ginzu request has (so analysis models can vary them around the base).
+_GINZU_FIELDS = (
+    "initial_cost_of_capital",
+    "growth_year_1",
+    "sales_to_capital_years_1_5",
+    "riskfree_rate",
+    "effective_tax_rate",
+    "marginal_tax_rate",
+    "ebit",
+)
+
+
+def _around(value: float, spread: float, n: int) -> list[float]:
+    """n values spread evenly over value * (1 - spread) .. value * (1 + spread)."""
+    return [value * (1.0 - spread + 2.0 * spread * i / (n - 1)) for i in range(n)]
+
+
+def _explicit_base(rng: random.Random) -> dict[str, Any]:
+    inputs = {
+        "fcff": [100.0 * (1.0 + 0.1 * rng.random()) for _ in range(6)],
+        "discount_rate": 0.07 + 0.05 * rng.random(),
+        "terminal": {"method": "gordon", "growth": 0.02},
+        "shares_outstanding": 10.0,
+    }
+    return {"model": "fcff_explicit", "inputs": inputs, "conventions": {}}
+
+
+def _analysis_base(module: ModuleType, rng: random.Random) -> tuple[dict[str, Any], list[str]]:
+    """A random base request and the inputs an analysis may vary (mostly Ginzu, its fast path)."""
+    if rng.random() < 0.1:  # the generic route: re-validate and re-run the base model
+        return _explicit_base(rng), ["discount_rate", "terminal.growth"]
+    return module.random_ginzu_request(rng.randrange(10**9)), list(_GINZU_FIELDS)
+
+
+def _value(base: dict[str, Any], field: str) -> float:
+    node: Any = base["inputs"]
+    for part in field.split("."):
+        node = node[part]
+    return float(node)
+
+
+def random_sensitivity_request(module: ModuleType, seed: int) -> dict[str, Any]:
+    rng = random.Random(f"sensitivity/{seed}")
+    base, fields = _analysis_base(module, rng)
+    row, column = rng.sample(fields, 2)
+    axes = {
+        name: {"path": f"inputs.{f}", "values": _around(_value(base, f), 0.3 * rng.random(), rng.choice((3, 5, 7)))}
+        for name, f in (("rows", row), ("columns", column))
+    }
+    return {"model": "sensitivity", "inputs": {"base": base, **axes}, "conventions": {}}
+
+
+def random_tornado_request(module: ModuleType, seed: int) -> dict[str, Any]:
+    rng = random.Random(f"tornado/{seed}")
+    base, fields = _analysis_base(module, rng)
+    variables = []
+    for f in rng.sample(fields, 2):
+        v, d = _value(base, f), 0.3 * rng.random()
+        variables.append({"path": f"inputs.{f}", "low": v * (1 - d), "high": v * (1 + d)})
+    return {"model": "tornado", "inputs": {"base": base, "variables": variables}, "conventions": {}}
+
+
+def random_scenarios_request(module: ModuleType, seed: int) -> dict[str, Any]:
+    rng = random.Random(f"scenarios/{seed}")
+    base, fields = _analysis_base(module, rng)
+    eighths = rng.choice(((2, 4, 2), (1, 6, 1), (3, 5), (8,)))  # probabilities that sum to 1 exactly
+    scenarios = [
+        {
+            "name": f"s{i}",
+            "probability": k / 8,
+            "overrides": {f"inputs.{f}": _value(base, f) * (0.8 + 0.4 * rng.random()) for f in rng.sample(fields, 2)},
+        }
+        for i, k in enumerate(eighths)
+    ]
+    return {"model": "scenarios", "inputs": {"base": base, "scenarios": scenarios}, "conventions": {}}
+
+
+def _driver(rng: random.Random, path: str, v: float) -> dict[str, Any]:
+    kind = rng.choice(("normal", "lognormal", "triangular", "uniform") if v > 0 else ("normal", "uniform"))
+    d = abs(v) * (0.02 + 0.2 * rng.random())
+    driver: dict[str, Any] = {"path": path, "distribution": kind}
+    if kind in ("normal", "lognormal"):
+        driver.update(mean=v, stdev=d)
+    elif kind == "triangular":
+        driver.update(low=v - d, mode=v + d * (rng.random() - 0.5), high=v + d)
+    else:
+        driver.update(low=v - d, high=v + d)
+    if rng.random() < 0.3:
+        driver["truncate_low"] = v - 1.5 * d
+    return driver
+
+
+def random_monte_carlo_request(module: ModuleType, seed: int) -> dict[str, Any]:
+    rng = random.Random(f"monte_carlo/{seed}")
+    base, fields = _analysis_base(module, rng)
+    chosen = rng.sample(fields, rng.randint(1, 2) if len(fields) == 2 else rng.randint(1, 3))
+    inputs: dict[str, Any] = {
+        "base": base,
+        "drivers": [_driver(rng, f"inputs.{f}", _value(base, f)) for f in chosen],
+        "paths": rng.randint(200, 1_000),
+        "seed": seed,
+        "bins": rng.randint(5, 30),
+    }
+    if len(chosen) > 1 and rng.random() < 0.5:
+        inputs["correlations"] = [
+            {"a": f"inputs.{chosen[0]}", "b": f"inputs.{chosen[1]}", "rho": rng.uniform(-0.8, 0.8)}
+        ]
+    return {"model": "monte_carlo", "inputs": inputs, "conventions": {}}
+
+
+ANALYSIS_GENERATORS = {
+    "sensitivity": (random_sensitivity_request, SENSITIVITY_CASES),
+    "tornado": (random_tornado_request, TORNADO_CASES),
+    "scenarios": (random_scenarios_request, SCENARIO_CASES),
+    "monte_carlo": (random_monte_carlo_request, MONTE_CARLO_CASES),
+}
+
+
 def random_cases(module: ModuleType | None) -> list[Case]:
-    """Seeded random requests from random_cases.py, for whichever generators it provides."""
+    """10,000 seeded random Ginzu requests (random_cases.py) and seeded analysis requests over them."""
     if module is None:
         return []
     cases: list[Case] = [
         (f"random_ginzu_request({seed})", module.random_ginzu_request(seed)) for seed in range(RANDOM_GINZU_CASES)
     ]
-    generators = [
-        ("random_sensitivity_request", SENSITIVITY_CASES),
-        ("random_monte_carlo_request", MONTE_CARLO_CASES),
-    ]
-    for name, count in generators:
-        make = getattr(module, name, None)
-        if make is not None:
-            cases += [(f"{name}({seed})", make(seed)) for seed in range(count)]
+    for model, (make, count) in ANALYSIS_GENERATORS.items():
+        if model in water_engine.MODELS:
+            cases += [(f"random {model} {seed}", make(module, seed)) for seed in range(count)]
     return cases
 
 
