@@ -19,16 +19,15 @@ os.environ["WATER_DATABASE_URL"] = stack.prepare_database()
 os.environ["WATER_REDIS_URL"] = stack.prepare_redis()
 os.environ.setdefault("WATER_LOG_LEVEL", "INFO")
 
-from fastapi.testclient import TestClient  # noqa: E402
-from sqlalchemy import Connection  # noqa: E402
-from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from fastapi.testclient import TestClient
+from sqlalchemy import Connection
+from sqlalchemy.orm import Session, sessionmaker
+from water import cli
+from water.app import create_app
+from water.db import session as db_session
+from water.redis_client import get_redis
 
-from water import cli  # noqa: E402
-from water.app import create_app  # noqa: E402
-from water.db import session as db_session  # noqa: E402
-from water.redis_client import get_redis  # noqa: E402
-
-from .factories import Factory  # noqa: E402
+from .factories import Factory
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

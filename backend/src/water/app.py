@@ -9,7 +9,6 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -24,7 +23,13 @@ from .db.session import dispose_engine
 from .errors import WaterError, problem
 from .jobs.endpoints import router as jobs_router
 from .logging import configure_logging
-from .middleware import BodySizeLimitMiddleware, MetricsMiddleware, RequestIdMiddleware
+from .middleware import (
+    AllowlistCORSMiddleware,
+    BodySizeLimitMiddleware,
+    MetricsMiddleware,
+    RequestIdMiddleware,
+    UnhandledErrorMiddleware,
+)
 from .ops.endpoints import metrics_router
 from .ops.endpoints import public_router as ops_public_router
 from .users.endpoints import router as users_router
@@ -105,17 +110,6 @@ def install_exception_handlers(app: FastAPI) -> None:
             detail = "The request body could not be parsed."
         return _problem_response(request, exc.status_code, dict(exc.headers or {}), code=code, detail=detail)
 
-    @app.exception_handler(Exception)
-    async def unhandled(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_exception", path=request.url.path, exc_info=exc)
-        return _problem_response(
-            request,
-            500,
-            code="internal_error",
-            title="Internal Server Error",
-            detail="Something went wrong on our side; quote the request id if you report it.",
-        )
-
 
 def api_router() -> APIRouter:
     api = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
@@ -151,10 +145,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_exception_handlers(app)
     app.include_router(api_router())
     app.include_router(metrics_router)
-    # Added innermost first: the request id wraps everything, then metrics, CORS, body limit.
+    # Added innermost first. Outermost first they run: request id, metrics, CORS, body limit,
+    # then the exception layer (unexpected errors here, the handlers above for everything else).
+    app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        CORSMiddleware,
+        AllowlistCORSMiddleware,
         allow_origins=[o for o in settings.cors_origins if o != "*"],
         allow_credentials=True,
         allow_methods=["GET", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"],

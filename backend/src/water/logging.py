@@ -23,6 +23,7 @@ SENSITIVE_VALUES = [
     re.compile(r"(?i)(password|apikey|api_key|token)=([^&\s]+)"),
 ]
 REDACTED = "[redacted]"
+HANDLER_NAME = "water"
 
 
 def _redact_text(text: str) -> str:
@@ -62,14 +63,17 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
         structlog.processors.format_exc_info if json_logs else structlog.processors.StackInfoRenderer(),
         redact_secrets,
     ]
-    renderer: Any = structlog.processors.JSONRenderer() if json_logs else structlog.dev.ConsoleRenderer(colors=False)
+    # Plain tracebacks: rich ones print local variables, which may hold secrets.
+    console = structlog.dev.ConsoleRenderer(colors=False, exception_formatter=structlog.dev.plain_traceback)
+    renderer: Any = structlog.processors.JSONRenderer() if json_logs else console
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=True,
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler: logging.Handler = logging.StreamHandler(sys.stderr)
+    handler.set_name(HANDLER_NAME)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
@@ -77,7 +81,8 @@ def configure_logging(*, json_logs: bool, level: str = "INFO") -> None:
         )
     )
     root = logging.getLogger()
-    root.handlers[:] = [handler]
+    # Replace only our own handler, so that others (e.g. pytest's capture) keep working.
+    root.handlers[:] = [h for h in root.handlers if h.get_name() != HANDLER_NAME] + [handler]
     root.setLevel(level.upper())
     for noisy in ("uvicorn.access",):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -13,11 +13,13 @@ from typing import Any
 
 import structlog
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .errors import problem
 from .metrics import http_in_flight, http_request_duration, http_requests
 
+log = structlog.get_logger("water.api")
 REQUEST_ID_HEADER = b"x-request-id"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -187,3 +189,55 @@ class _BodyTooLarge(HTTPException):
 
     def __init__(self) -> None:
         super().__init__(413, "The request body exceeds the size limit.")
+
+
+class UnhandledErrorMiddleware:
+    """The last line of the exception layer: an unexpected exception becomes a 500 problem with no internals.
+
+    It sits inside the request-id middleware, so the log line (with traceback) and
+    the response both carry the request id.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        response_started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal response_started
+            if message["type"] == "http.response.start":
+                response_started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            log.error("unhandled_exception", path=scope.get("path"), method=scope.get("method"), exc_info=exc)
+            if response_started:
+                raise
+            body = problem(
+                500,
+                code="internal_error",
+                title="Internal Server Error",
+                detail="Something went wrong on our side; quote the request id if you report it.",
+                request_id=scope.get("state", {}).get("request_id"),
+            )
+            payload = json.dumps(body).encode()
+            headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]
+            await send({"type": "http.response.start", "status": 500, "headers": headers})
+            await send({"type": "http.response.body", "body": payload})
+
+
+class AllowlistCORSMiddleware(CORSMiddleware):
+    """CORS for the allowlisted origins only: any other origin gets no CORS headers at all."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        origin = _header(scope, b"origin") if scope["type"] == "http" else None
+        if origin is not None and not self.is_allowed_origin(origin):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)

@@ -10,7 +10,6 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
-
 from water.config import get_settings
 from water.models import ApiKey, User
 
@@ -23,7 +22,9 @@ def _b64(data: dict[str, object]) -> str:
 
 def test_signup_creates_org_and_admin_with_argon2id_hash(client: TestClient, factory: Factory, db: Session) -> None:
     email = factory.unique_email("founder")
-    response = client.post("/api/auth/signup", json={"organization_name": "Acme Valuation", "email": email, "password": PASSWORD})
+    response = client.post(
+        "/api/auth/signup", json={"organization_name": "Acme Valuation", "email": email, "password": PASSWORD}
+    )
     assert response.status_code == 201
     body = response.json()
     assert body["user"]["role"] == "admin"
@@ -39,7 +40,8 @@ def test_signup_creates_org_and_admin_with_argon2id_hash(client: TestClient, fac
 )
 def test_password_policy(client: TestClient, password: str, reason: str) -> None:
     response = client.post(
-        "/api/auth/signup", json={"organization_name": "X", "email": "founder-longname@example.com", "password": password}
+        "/api/auth/signup",
+        json={"organization_name": "X", "email": "founder-longname@example.com", "password": password},
     )
     assert response.status_code == 422
     problem = response.json()
@@ -49,7 +51,9 @@ def test_password_policy(client: TestClient, password: str, reason: str) -> None
 
 def test_duplicate_email_is_409(client: TestClient, factory: Factory) -> None:
     org = factory.organization(with_roles=False)
-    response = client.post("/api/auth/signup", json={"organization_name": "Y", "email": org.admin.email.upper(), "password": PASSWORD})
+    response = client.post(
+        "/api/auth/signup", json={"organization_name": "Y", "email": org.admin.email.upper(), "password": PASSWORD}
+    )
     assert response.status_code == 409
 
 
@@ -88,7 +92,10 @@ def test_refresh_rotates_and_reuse_revokes_the_family(committed_client: TestClie
     assert rotated.status_code == 200
     second = rotated.cookies["water_refresh"]
     assert second != first
-    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"}).status_code == 200
+    assert (
+        client.get("/api/auth/me", headers={"Authorization": f"Bearer {rotated.json()['access_token']}"}).status_code
+        == 200
+    )
     client.cookies.clear()
 
     reuse = client.post("/api/auth/refresh", cookies={"water_refresh": first})
@@ -120,7 +127,12 @@ def test_login_rate_limited_per_account_with_retry_after(client: TestClient, fac
     org = factory.organization(with_roles=False)
     limit = get_settings().login_max_failures_per_account
     for _ in range(limit):
-        assert client.post("/api/auth/token", data={"username": org.admin.email, "password": "Wrong-password-1"}).status_code == 401
+        assert (
+            client.post(
+                "/api/auth/token", data={"username": org.admin.email, "password": "Wrong-password-1"}
+            ).status_code
+            == 401
+        )
     blocked = client.post("/api/auth/token", data={"username": org.admin.email, "password": PASSWORD})
     assert blocked.status_code == 429
     assert int(blocked.headers["retry-after"]) > 0
@@ -130,7 +142,9 @@ def test_login_rate_limited_per_account_with_retry_after(client: TestClient, fac
 def test_login_rate_limited_per_address(client: TestClient) -> None:
     limit = get_settings().login_max_attempts_per_address
     statuses = [
-        client.post("/api/auth/token", data={"username": f"u{i}@example.com", "password": "Wrong-password-1"}).status_code
+        client.post(
+            "/api/auth/token", data={"username": f"u{i}@example.com", "password": "Wrong-password-1"}
+        ).status_code
         for i in range(limit + 1)
     ]
     assert statuses[:limit] == [401] * limit
@@ -143,7 +157,10 @@ def test_deactivated_user_cannot_sign_in_or_refresh(client: TestClient, factory:
     login = client.post("/api/auth/token", data={"username": analyst.email, "password": PASSWORD})
     refresh = login.cookies["water_refresh"]
     client.cookies.clear()
-    assert client.patch(f"/api/users/{analyst.user_id}", json={"is_active": False}, headers=org.admin.headers).status_code == 200
+    assert (
+        client.patch(f"/api/users/{analyst.user_id}", json={"is_active": False}, headers=org.admin.headers).status_code
+        == 200
+    )
     assert client.post("/api/auth/token", data={"username": analyst.email, "password": PASSWORD}).status_code == 401
     assert client.post("/api/auth/refresh", cookies={"water_refresh": refresh}).status_code == 401
 
@@ -173,7 +190,13 @@ def _forged(secret: str, **overrides: object) -> str:
     [
         pytest.param(lambda s: _forged("some-other-secret-of-sufficient-length!"), id="forged-signature"),
         pytest.param(lambda s: _forged(s, exp=int(time.time()) - 10), id="expired"),
-        pytest.param(lambda s: _b64({"alg": "none", "typ": "JWT"}) + "." + _b64({"sub": "x", "org": "y", "role": "admin", "typ": "access", "exp": int(time.time()) + 600, "iat": 0}) + ".", id="alg-none"),
+        pytest.param(
+            lambda s: _b64({"alg": "none", "typ": "JWT"})
+            + "."
+            + _b64({"sub": "x", "org": "y", "role": "admin", "typ": "access", "exp": int(time.time()) + 600, "iat": 0})
+            + ".",
+            id="alg-none",
+        ),
         pytest.param(lambda s: _forged(s, typ="refresh"), id="wrong-type"),
         pytest.param(lambda s: _forged(s, role="superuser"), id="unknown-role"),
         pytest.param(lambda s: "not-a-jwt", id="garbage"),
@@ -192,7 +215,9 @@ def test_api_key_shown_once_hashed_scoped_and_revocable(client: TestClient, fact
     key = created["key"]
     assert key.startswith("wk_")
     stored = db.get(ApiKey, __import__("uuid").UUID(created["id"]))
-    assert stored is not None and key not in (stored.key_hash, stored.prefix) and len(stored.key_hash) == 64
+    assert stored is not None
+    assert key not in (stored.key_hash, stored.prefix)
+    assert len(stored.key_hash) == 64
 
     listed = client.get("/api/api-keys", headers=org.admin.headers).json()
     assert "key" not in listed[0]

@@ -15,7 +15,9 @@ def test_create_get_update_delete_company_records_audit(client: TestClient, fact
     assert got.status_code == 200
     assert got.json()["name"] == "International Business Machines"
 
-    patched = client.patch(f"/api/companies/{company_id}", json={"sector": "Information Technology"}, headers=org.admin.headers)
+    patched = client.patch(
+        f"/api/companies/{company_id}", json={"sector": "Information Technology"}, headers=org.admin.headers
+    )
     assert patched.status_code == 200
     assert patched.json()["sector"] == "Information Technology"
 
