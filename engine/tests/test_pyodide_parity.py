@@ -2,8 +2,8 @@
 
 Every golden case (and 40 seeded variants of each), every model's validation errors,
 10,000 seeded random Ginzu FCFF requests and seeded sensitivity, tornado, scenario and
-Monte Carlo requests over random bases run once in this CPython and once in Pyodide (one Node.js process
-for the whole batch). Both sides serialise each response with the same code
+Monte Carlo requests over random bases run once in this CPython and once in Pyodide (the
+whole batch in two Node.js processes). Both sides serialise each response with the same code
 (pyodide/parity_runner.py: floats as their Python repr, errors as type and message) and
 the lines must be equal.
 
@@ -333,3 +333,11 @@ def test_engine_results_are_bit_identical_in_cpython_and_pyodide(tmp_path: Path)
     assert len(pyodide) == len(cases) == len(cpython)
     report = _mismatch_report(cases, cpython, pyodide)
     assert not report, report
+
+
+def test_mismatch_report_names_a_one_ulp_difference() -> None:
+    cpython = json.dumps({"outputs": {"value": 0.1 + 0.2}})
+    pyodide = json.dumps({"outputs": {"value": 0.30000000000000004 - 5.551115123125783e-17}})
+    report = _mismatch_report([("case", {"model": "m"})], [cpython], [pyodide])
+    assert "1 of 1 results differ" in report
+    assert "outputs.value: CPython 0.30000000000000004 != Pyodide 0.3" in report
