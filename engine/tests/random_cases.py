@@ -96,3 +96,48 @@ def random_ginzu_request(seed: int) -> dict[str, Any]:
     if rng.random() < 0.2:
         conventions["timing"] = "mid_year"
     return {"model": "fcff_ginzu", "inputs": inputs, "conventions": conventions}
+
+
+def random_sensitivity_request(seed: int) -> dict[str, Any]:
+    """A 5x5 cost of capital x stable growth grid over a random Ginzu base (valid centre cell)."""
+    rng = random.Random(10_000_000 + seed)
+    base = random_ginzu_request(seed)
+    wacc = base["inputs"]["initial_cost_of_capital"]
+    step = _r(rng, 0.001, 0.01)
+    return {
+        "model": "sensitivity",
+        "inputs": {
+            "base": base,
+            "rows": {"path": "inputs.initial_cost_of_capital", "values": [wacc + (i - 2) * step for i in range(5)]},
+            "columns": {"path": "inputs.target_margin", "values": [_r(rng, 0.02, 0.4) for _ in range(5)]},
+        },
+    }
+
+
+def random_monte_carlo_request(seed: int) -> dict[str, Any]:
+    """A small seeded Monte Carlo over a random Ginzu base: normal, lognormal, triangular, uniform, correlated."""
+    rng = random.Random(20_000_000 + seed)
+    base = random_ginzu_request(seed)
+    inputs = base["inputs"]
+    g1 = inputs["growth_year_1"]
+    wacc = inputs["initial_cost_of_capital"]
+    return {
+        "model": "monte_carlo",
+        "inputs": {
+            "base": base,
+            "paths": 200,
+            "seed": rng.randint(0, 2**31),
+            "drivers": [
+                {"path": "inputs.growth_year_1", "distribution": "normal", "mean": g1, "stdev": _r(rng, 0.0, 0.05)},
+                {
+                    "path": "inputs.initial_cost_of_capital",
+                    "distribution": "lognormal",
+                    "mean": wacc,
+                    "stdev": _r(rng, 0.0, 0.01),
+                },
+                {"path": "inputs.target_margin", "distribution": "triangular", "low": 0.05, "mode": 0.15, "high": 0.3},
+                {"path": "inputs.sales_to_capital_years_1_5", "distribution": "uniform", "low": 0.5, "high": 3.0},
+            ],
+            "correlations": [{"a": "inputs.growth_year_1", "b": "inputs.target_margin", "rho": _r(rng, -0.8, 0.8)}],
+        },
+    }
