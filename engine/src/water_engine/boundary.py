@@ -15,6 +15,7 @@ Field metadata understood here (pass via `dataclasses.field(metadata=...)`):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -165,14 +166,19 @@ def _check_bounds(value: Any, meta: typing.Mapping[str, Any], path: str, errors:
             errors.append(FieldError(path, f"{words} {meta[key]}"))
 
 
+@functools.cache
+def _dataclass_info(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
+    """Resolved type hints and fields of a dataclass (resolving hints is slow, so once per class)."""
+    return get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+
+
 def _convert_dataclass(cls: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
     if isinstance(data, cls):
         return data
     if not isinstance(data, dict):
         errors.append(FieldError(path, "must be an object"))
         return None
-    hints = get_type_hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints, fields = _dataclass_info(cls)
     for unknown in sorted(set(data) - set(fields)):
         errors.append(FieldError(_join(path, unknown), "unknown field"))
     kwargs: dict[str, Any] = {}

@@ -1,8 +1,9 @@
 """Background jobs: create (committed as queued, task sent after commit), claim, finish, reap.
 
-A job's effect and its final status commit in one transaction, and only the
-attempt that holds the claim may finish it, so a redelivered message can neither
-lose the job nor apply its effect twice.
+The claim commits on its own (so `running` is visible); the job's effect and its
+final status then commit in one transaction, and only the attempt that holds the
+claim may finish it, so a redelivered message can neither lose the job nor apply
+its effect twice.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..auth.principal import Principal
+from ..db.session import new_session
 from ..errors import NotFound
 from ..models import Job
 from ..models.job import JobStatus
@@ -69,10 +71,18 @@ def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     return job
 
 
+def _claim(job_id: uuid.UUID) -> int | None:
+    """Claim in a transaction of its own, committed at once, so that `running` is visible while the work runs."""
+    with new_session() as claim_session:
+        attempt = JobRepository(claim_session).claim(job_id, LEASE)
+        claim_session.commit()
+        return attempt
+
+
 def run_job(session: Session, job_id: str, work: Callable[[Session, Job], dict[str, Any]]) -> str:
-    """Claim the job, run `work`, and record its result, all in the caller's transaction."""
+    """Claim the job, then run `work` and record its result together in the caller's transaction."""
     repo = JobRepository(session)
-    attempt = repo.claim(uuid.UUID(job_id), LEASE)
+    attempt = _claim(uuid.UUID(job_id))
     if attempt is None:
         state = repo.status_of(uuid.UUID(job_id))
         if state is None:

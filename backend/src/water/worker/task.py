@@ -67,6 +67,7 @@ def water_task(
             structlog.contextvars.bind_contextvars(request_id=_request_id(task), task_id=task.request.id, task=name)
             started = time.perf_counter()
             outcome = "failure"
+            log.info("task.started", attempt=task.request.retries)
             try:
                 result = _run_in_transaction(body, args, kwargs)
                 outcome = "success"
@@ -82,8 +83,10 @@ def water_task(
                 log.exception("task.failed")
                 raise
             finally:
+                elapsed = time.perf_counter() - started
                 celery_tasks.labels(name, queue.value, outcome).inc()
-                celery_task_duration.labels(name, queue.value).observe(time.perf_counter() - started)
+                celery_task_duration.labels(name, queue.value).observe(elapsed)
+                log.info("task.finished", outcome=outcome, seconds=round(elapsed, 6))
                 structlog.contextvars.clear_contextvars()
 
         run.__doc__ = body.__doc__
