@@ -139,8 +139,8 @@ def compute_only(request: dict[str, Any]) -> Callable[[], Any]:
     from water_engine.boundary import from_dict
 
     spec = water_engine.MODELS[request["model"]]
-    inputs = from_dict(spec.inputs, request["inputs"], "inputs")
-    conventions = from_dict(spec.conventions, request.get("conventions") or {}, "conventions")
+    inputs: Any = from_dict(spec.inputs, request["inputs"], "inputs")
+    conventions: Any = from_dict(spec.conventions, request.get("conventions") or {}, "conventions")
     return lambda: spec.compute(inputs, conventions)
 
 

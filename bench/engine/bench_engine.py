@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 sys.path.insert(0, str(HERE))
 
-import bench_cases  # noqa: E402  (a sibling file, shared with Pyodide)
+import bench_cases  # type: ignore[import-not-found]  # noqa: E402  (a sibling file, shared with Pyodide)
 
 DOCS = ROOT / "docs" / "benchmarks.md"
 SECTION = "## Engine (issue 3)"
