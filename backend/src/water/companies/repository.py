@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
@@ -27,7 +26,7 @@ class CompanyRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _live(self, organization_id: uuid.UUID) -> Select[Any]:
+    def _live(self, organization_id: uuid.UUID) -> Select[Company]:
         return select(Company).where(Company.organization_id == organization_id, Company.deleted_at.is_(None))
 
     def add(self, company: Company) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_
+from sqlalchemy import Select, and_, or_
 
 from ..errors import InvalidInput
 
@@ -64,7 +64,7 @@ def decode_cursor(cursor: str, sort: str, value_type: type) -> Cursor:
 class SortSpec:
     """One allowed sort: the SQL expression, how to read its value off a row, and the value's type."""
 
-    expression: ColumnElement[Any]
+    expression: Any  # a column or SQL expression
     key: Callable[[Any], Any]
     value_type: type
 
@@ -74,7 +74,7 @@ def paginate(
     *,
     sort: str,
     spec: SortSpec,
-    id_column: ColumnElement[Any],
+    id_column: Any,
     cursor: str | None,
     limit: int,
 ) -> Select[Any]:

@@ -65,7 +65,7 @@ def update_user(session: Session, principal: Principal, user_id: uuid.UUID, data
     for field, value in data.model_dump(exclude_unset=True).items():
         if value is not None:
             setattr(user, field, value)
-    if data.is_active is False or (data.role is not None and data.role != Role(before["role"])):
+    if data.is_active is False or (data.role is not None and data.role != Role(str(before["role"]))):
         # Sessions end at once; the access token still in hand expires within minutes.
         RefreshTokenRepository(session).revoke_all_for_user(user.id)
     after = _snapshot(user)

@@ -7,7 +7,7 @@ import os
 import structlog
 from celery import Celery
 from celery.signals import setup_logging, worker_init, worker_process_shutdown
-from kombu import Queue as KombuQueue
+from kombu.entity import Queue as KombuQueue
 
 from ..config import get_settings
 from ..logging import configure_logging

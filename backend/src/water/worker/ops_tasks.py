@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from celery import Task
@@ -47,8 +48,12 @@ def current_task(queue: Queue) -> Task:
     return PROBES[queue]
 
 
+def _task_getter(task: Task) -> Callable[[], Task]:
+    return lambda: task
+
+
 for _queue, _task in PROBES.items():
-    jobs.TASKS_BY_KIND[f"probe:{_queue.value}"] = lambda t=_task: t
+    jobs.TASKS_BY_KIND[f"probe:{_queue.value}"] = _task_getter(_task)
 
 
 @water_task("ops.reap_jobs", queue=Queue.low_priority)
