@@ -78,6 +78,7 @@ class Result:
     requests: int
     errors: str
     load: str
+    cpu_us: float  # server CPU time (user + system, the uvicorn process tree) per request, in microseconds
 
 
 @dataclass
@@ -91,6 +92,27 @@ class Server:
 
 def load_avg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its descendants (from /proc)."""
+    total = 0.0
+    pending = [pid]
+    for _ in range(1000):  # bounded walk; a uvicorn tree has a handful of processes
+        if not pending:
+            break
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
 
 
 def recreate_db(name: str) -> None:
@@ -254,7 +276,9 @@ def run_wrk(server: Server, duration: int, connections: int, threads: int) -> Re
     for key, value in server.headers.items():
         cmd += ["-H", f"{key}: {value}"]
     load = load_avg()
+    cpu_before = tree_cpu_seconds(server.process.pid) if server.process else 0.0
     out = subprocess.run([*cmd, server.url], capture_output=True, text=True, timeout=duration + 30).stdout
+    cpu = (tree_cpu_seconds(server.process.pid) if server.process else 0.0) - cpu_before
     percentiles = dict(re.findall(r"^\s+(50|90|99)%\s+(\S+)$", out, re.MULTILINE))
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
@@ -275,6 +299,7 @@ def run_wrk(server: Server, duration: int, connections: int, threads: int) -> Re
         requests=int(total.group(1)),
         errors="; ".join(errors) or "0",
         load=load,
+        cpu_us=cpu / max(int(total.group(1)), 1) * 1e6,
     )
 
 
@@ -309,10 +334,13 @@ def report(servers: list[Server], args: argparse.Namespace) -> str:
     lines = [
         f"Machine: {machine()}; date {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC.",
         f"`wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency`, one uvicorn worker each, "
-        f"{args.rounds} interleaved round(s); the row shown is the round with the median requests/s.",
+        f"{args.rounds} interleaved round(s); the row shown is the round with the median requests/s. "
+        "Load is /proc/loadavg (1, 5, 15 min) as wrk starts. Server CPU per request is the uvicorn "
+        "process's user+system time over the run divided by requests served: it is what one request "
+        "costs the server, and it is much less sensitive to other load on the machine than requests/s.",
         "",
-        "| Server | Endpoint | Requests/s | p50 ms | p90 ms | p99 ms | Errors | Load (1/5/15 min) at start |",
-        "|---|---|---:|---:|---:|---:|---|---|",
+        "| Server | Endpoint | Requests/s | p50 ms | p90 ms | p99 ms | Server CPU µs/request | Errors | Load at start |",
+        "|---|---|---:|---:|---:|---:|---:|---|---|",
     ]
     endpoints = {
         "water": "`GET /api/companies/{id}` (Bearer JWT)",
@@ -322,11 +350,11 @@ def report(servers: list[Server], args: argparse.Namespace) -> str:
     for name, r in medians.items():
         lines.append(
             f"| {name} | {endpoints[name]} | {r.rps:,.0f} | {r.p50_ms:.2f} | {r.p90_ms:.2f} | {r.p99_ms:.2f} "
-            f"| {r.errors} | {r.load} |"
+            f"| {r.cpu_us:,.0f} | {r.errors} | {r.load} |"
         )
-    lines += ["", "All rounds (requests/s, p99 ms):", ""]
+    lines += ["", "All rounds (requests/s / p99 ms / server CPU µs per request):", ""]
     for s in servers:
-        rounds = ", ".join(f"{r.rps:,.0f} / {r.p99_ms:.1f}" for r in s.results)
+        rounds = ", ".join(f"{r.rps:,.0f} / {r.p99_ms:.1f} / {r.cpu_us:,.0f}" for r in s.results)
         lines.append(f"- {s.name}: {rounds}")
     water = medians["water"]
     lines += [
