@@ -31,10 +31,11 @@ def check_login_allowed(email: str, address: str) -> None:
     r = get_redis()
     address_key = _address_key(address)
     pipe = r.pipeline()
+    # SET NX EX starts the window once; INCR counts (EXPIRE NX would need Redis 7; the embedded one is 6.2).
+    pipe.set(address_key, 0, ex=settings.login_window_seconds, nx=True)
     pipe.incr(address_key)
-    pipe.expire(address_key, settings.login_window_seconds, nx=True)
     pipe.get(_account_key(email))
-    attempts, _, failures = pipe.execute()
+    _, attempts, failures = pipe.execute()
     if int(attempts) > settings.login_max_attempts_per_address:
         raise TooManyRequests("Too many sign-in attempts from this address.", retry_after=_retry_after(address_key))
     if failures is not None and int(failures) >= settings.login_max_failures_per_account:
@@ -47,8 +48,8 @@ def check_login_allowed(email: str, address: str) -> None:
 def record_login_failure(email: str) -> None:
     key = _account_key(email)
     pipe = get_redis().pipeline()
+    pipe.set(key, 0, ex=get_settings().login_window_seconds, nx=True)
     pipe.incr(key)
-    pipe.expire(key, get_settings().login_window_seconds, nx=True)
     pipe.execute()
 
 
