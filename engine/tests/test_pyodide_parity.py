@@ -42,6 +42,7 @@ SENSITIVITY_CASES = 40
 TORNADO_CASES = 40
 SCENARIO_CASES = 40
 MONTE_CARLO_CASES = 12
+RANDOM_CASES_ANALYSIS = 20  # of each analysis generator that random_cases.py provides
 NODE_TIMEOUT_SECONDS = 900
 PYODIDE_PROCESSES = int(os.environ.get("WATER_PYODIDE_PROCESSES", "2"))
 
@@ -245,6 +246,10 @@ def random_cases(module: ModuleType | None) -> list[Case]:
     for model, (make, count) in ANALYSIS_GENERATORS.items():
         if model in water_engine.MODELS:
             cases += [(f"random {model} {seed}", make(module, seed)) for seed in range(count)]
+    for name in ("random_sensitivity_request", "random_monte_carlo_request"):  # random_cases.py's own, if any
+        make_own = getattr(module, name, None)
+        if make_own is not None:
+            cases += [(f"{name}({seed})", make_own(seed)) for seed in range(RANDOM_CASES_ANALYSIS)]
     return cases
 
 
