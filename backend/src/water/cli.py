@@ -160,11 +160,12 @@ def up(args: argparse.Namespace) -> None:
         settings = get_settings()
         migrate()
         email, _created = seed_demo()
+        # The API first, alone on the CPU, so the user can sign in sooner; then the worker and beat.
         children.append(subprocess.Popen(api_command(settings.host, settings.port)))
-        children.append(subprocess.Popen(worker_command(ALL_QUEUES, args.concurrency), env=_worker_env(settings)))
-        children.append(subprocess.Popen(beat_command(data_dir)))
         ready = _wait_ready(settings.port)
         elapsed = time.monotonic() - started
+        children.append(subprocess.Popen(worker_command(ALL_QUEUES, args.concurrency), env=_worker_env(settings)))
+        children.append(subprocess.Popen(beat_command(data_dir)))
         url = settings.public_url or f"http://{settings.host}:{settings.port}"
         print(
             f"\nWater is {'ready' if ready else 'starting (readyz not yet 200)'} in {elapsed:.1f}s at {url}\n"
