@@ -49,9 +49,9 @@ pytest: install
 
 bench: bench-engine bench-api
 
-bench-engine: install
+bench-engine: install $(PYODIDE_STAMP)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -r bench/requirements.txt
-	$(BIN)/python bench/engine/bench_engine.py
+	$(BIN)/python bench/engine/bench_engine.py --write-docs
 
 bench-api: install
 	$(BIN)/python bench/api/bench_api.py

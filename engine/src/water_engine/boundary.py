@@ -28,14 +28,19 @@ T = TypeVar("T")
 _NONE = type(None)
 
 
+_SCALARS = (float, int, str, bool, type(None))
+
+
 def to_dict(obj: Any) -> Any:
     """Convert a dataclass (recursively) into JSON-compatible values."""
+    if type(obj) in _SCALARS:  # the common case first: schedules are mostly numbers
+        return obj
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):
-        return [to_dict(v) for v in obj]
+        return [v if type(v) in _SCALARS else to_dict(v) for v in obj]
     if isinstance(obj, dict):
-        return {str(k): to_dict(v) for k, v in obj.items()}
+        return {str(k): v if type(v) in _SCALARS else to_dict(v) for k, v in obj.items()}
     return obj
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._version import __version__
 from .boundary import from_dict, json_schema, to_dict
 from .errors import EngineError, FieldError, UnknownModelError, ValidationError
 
@@ -84,6 +85,27 @@ def _parse_request(request: Any) -> tuple[ModelSpec, Any, Any]:
     return spec, inputs, conventions
 
 
+def _all_finite(value: Any) -> bool:
+    """True when no float inside `value` is NaN or infinite (the fast check; paths only on failure)."""
+    kind = type(value)
+    if kind is float:
+        return math.isfinite(value)
+    if kind is dict:
+        values = value.values()
+    elif kind is list or kind is tuple:
+        values = value
+    else:
+        return True
+    for item in values:
+        item_kind = type(item)
+        if item_kind is float:
+            if not math.isfinite(item):
+                return False
+        elif (item_kind is dict or item_kind is list or item_kind is tuple) and not _all_finite(item):
+            return False
+    return True
+
+
 def _non_finite_paths(value: Any, path: str) -> list[str]:
     if isinstance(value, float):
         return [] if math.isfinite(value) else [path]
@@ -96,8 +118,6 @@ def _non_finite_paths(value: Any, path: str) -> list[str]:
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Run one model: `{"model", "inputs", "conventions"}` in, a plain dict out."""
-    from ._version import __version__
-
     spec, inputs, conventions = _parse_request(request)
     result = spec.compute(inputs, conventions)
     response: dict[str, Any] = {
@@ -108,10 +128,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     }
     if result.schedule is not None:
         response["schedule"] = to_dict(result.schedule)
-    bad = _non_finite_paths(response["outputs"], "outputs") + _non_finite_paths(
-        response.get("schedule", []), "schedule"
-    )
-    if bad:
+    if not (_all_finite(response["outputs"]) and _all_finite(response.get("schedule", []))):
+        bad = _non_finite_paths(response["outputs"], "outputs") + _non_finite_paths(
+            response.get("schedule", []), "schedule"
+        )
         raise EngineError(f"model {spec.name} produced a non-finite number at {', '.join(bad[:5])}")
     return response
 
