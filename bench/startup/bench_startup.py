@@ -8,7 +8,9 @@ Ctrl-C does (SIGINT to the process group) and the script checks that every proce
 
 Phases: a child process repeats what `water up` does, one step at a time, and times each
 step (interpreter and imports, initdb, PostgreSQL start, database create, Redis start,
-migrate, seed, API process to readyz 200 while the worker and beat start beside it).
+migrate, seed, API process to readyz 200; then, as `water up` does, the worker and beat).
+For comparison it also times the API with the worker and beat starting beside it, and a bare
+`import water.main`.
 
     .venv/bin/python bench/startup/bench_startup.py [--runs 3] [--phase-runs 3]
 
@@ -39,6 +41,8 @@ VENV_BIN = Path(sys.executable).parent
 TARGET_COLD_S = 15.0
 TARGET_WARM_S = 5.0
 READY_TIMEOUT_S = 90.0
+API_PHASE = "API process start to readyz 200 (worker, beat start after it)"
+API_BESIDE = "API with worker and beat starting beside it, start to readyz 200"
 STOP_TIMEOUT_S = 40.0
 
 
@@ -242,24 +246,32 @@ def phase_child(data_dir: Path, port: int, spawned_at: float) -> None:
         cli.seed_demo()
         now = lap("seed demo", now)
         devnull = subprocess.DEVNULL
-        children.append(subprocess.Popen(cli.api_command("127.0.0.1", port), stdout=devnull, stderr=devnull))
-        children.append(
-            subprocess.Popen(
-                cli.worker_command(cli.ALL_QUEUES, 2), env=cli._worker_env(settings), stdout=devnull, stderr=devnull
-            )
-        )
-        children.append(subprocess.Popen(cli.beat_command(data_dir), stdout=devnull, stderr=devnull))
+
+        def start_api() -> None:
+            children.append(subprocess.Popen(cli.api_command("127.0.0.1", port), stdout=devnull, stderr=devnull))
+
+        def start_worker_and_beat() -> None:
+            worker = cli.worker_command(cli.ALL_QUEUES, 2)
+            children.append(subprocess.Popen(worker, env=cli._worker_env(settings), stdout=devnull, stderr=devnull))
+            children.append(subprocess.Popen(cli.beat_command(data_dir), stdout=devnull, stderr=devnull))
+
+        # As `water up` does (since b040947): the API alone first, the worker and beat once it is ready.
+        start_api()
         if not wait_ready(port):
             times["api readyz timeout"] = READY_TIMEOUT_S
-        lap("API process start to readyz 200 (worker, beat starting beside it)", now)
+        lap(API_PHASE, now)
         times["total"] = time.monotonic() - t0 + times["interpreter start (before imports)"]
-        # For comparison (not part of the total): the API alone, then a bare import of the app.
+        start_worker_and_beat()
+        time.sleep(1)
+        # For comparison (not part of the total): the earlier order, with the worker and beat
+        # starting beside the API, then a bare import of the app.
         cli._stop_children(children)
         children.clear()
         now = time.monotonic()
-        children.append(subprocess.Popen(cli.api_command("127.0.0.1", port), stdout=devnull, stderr=devnull))
+        start_api()
+        start_worker_and_beat()
         wait_ready(port)
-        lap("API alone (no worker, beat) start to readyz 200", now)
+        lap(API_BESIDE, now)
         cli._stop_children(children)
         children.clear()
         now = time.monotonic()
@@ -397,13 +409,13 @@ def main() -> None:
         "redis start",
         "migrate (alembic upgrade head)",
         "seed demo",
-        "API process start to readyz 200 (worker, beat starting beside it)",
+        API_PHASE,
         "total",
-        "API alone (no worker, beat) start to readyz 200",
+        API_BESIDE,
         "python -c 'import water.main' alone",
     ]
     out += ["| Phase | Cold | Warm |", "|---|---:|---:|"]
-    comparison = "API alone (no worker, beat) start to readyz 200"
+    comparison = API_BESIDE
     for name in [n for n in order if n in names] + [n for n in names if n not in order and "total" not in n]:
         if name == comparison:
             out.append("| *for comparison, not part of the total:* | | |")
