@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import water.models  # noqa: F401  (registers every table)
 from alembic import context
 from sqlalchemy import create_engine, pool
+
+import water.models  # noqa: F401  (registers every table)
 from water.config import get_settings
 from water.db.base import Base
 from water.db.session import database_url

@@ -22,6 +22,7 @@ os.environ.setdefault("WATER_LOG_LEVEL", "INFO")
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection
 from sqlalchemy.orm import Session, sessionmaker
+
 from water import cli
 from water.app import create_app
 from water.db import session as db_session

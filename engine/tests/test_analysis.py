@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import water_engine
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine.models import analysis as A
 
 sys.path.insert(0, str(Path(__file__).parent))

@@ -10,9 +10,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import water_engine
 from hypothesis import given
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine import MODELS, ValidationError, request_schema
 from water_engine.boundary import from_dict, json_schema, to_dict
 from water_engine.errors import UnknownModelError

@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-import water_engine
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
+
+import water_engine
 from water_engine import EngineError, ValidationError
 from water_engine.models import capital as cap
 

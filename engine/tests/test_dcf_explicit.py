@@ -12,9 +12,10 @@ from typing import Any
 
 import numpy_financial as npf
 import pytest
-import water_engine
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine.boundary import from_dict, to_dict
 from water_engine.models.dcf_explicit import ExplicitInputs
 

@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import water_engine
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine.boundary import from_dict, to_dict
 from water_engine.models import dcf_ginzu as G
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import numpy_financial as npf
 import pytest
-import water_engine
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine import NoSolutionError, ValidationError
 
 GOLDEN = Path(__file__).parent / "golden"

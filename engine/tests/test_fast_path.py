@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+
 import water_engine
 from water_engine.boundary import from_dict
 from water_engine.models import analysis as A

@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+
 import water_engine
 
 pytestmark = pytest.mark.pyodide

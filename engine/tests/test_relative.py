@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-import water_engine
 from hypothesis import given
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine import ValidationError
 from water_engine.models import relative as rel
 

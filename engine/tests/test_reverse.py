@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import water_engine
 
 KO = json.loads((Path(__file__).parent / "golden" / "fcff_ginzu_coca_cola_2024.json").read_text())["request"]

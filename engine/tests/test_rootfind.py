@@ -7,6 +7,7 @@ import math
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from water_engine.errors import NoSolutionError
 from water_engine.rootfind import find_all_roots, find_root, linear_grid, scan_brackets
 

@@ -7,9 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import water_engine
 from hypothesis import given
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine import ValidationError
 
 GOLDEN = Path(__file__).parent / "golden"

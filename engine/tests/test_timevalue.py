@@ -17,9 +17,10 @@ import numpy_financial as npf
 import pytest
 import pyxirr
 import QuantLib as ql
-import water_engine
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+
+import water_engine
 from water_engine import NoSolutionError, ValidationError
 from water_engine.models import timevalue as tv
 

@@ -18,9 +18,16 @@ from water.embedded import free_port
 
 def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("WATER_")}
-    env.update(WATER_DATA_DIR=str(data_dir), WATER_PORT=str(port), WATER_ENVIRONMENT="development", WATER_WORKER_METRICS_PORT="0")
+    env.update(
+        WATER_DATA_DIR=str(data_dir),
+        WATER_PORT=str(port),
+        WATER_ENVIRONMENT="development",
+        WATER_WORKER_METRICS_PORT="0",
+    )
     water = str(Path(sys.executable).parent / "water")
-    return subprocess.Popen([water, "up", "--concurrency", "1"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env)
+    return subprocess.Popen(
+        [water, "up", "--concurrency", "1"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env
+    )
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 90) -> float:
@@ -66,9 +73,14 @@ def test_water_up_cold_then_warm(tmp_path: Path) -> None:
         companies = httpx.get(f"{base}/api/companies", headers={"Authorization": f"Bearer {token}"}).json()["items"]
         assert len(companies) == 3
         assert all(c["is_demo"] for c in companies)
-        probe = httpx.post(f"{base}/api/jobs/probe", json={"queue": "low_priority"}, headers={"Authorization": f"Bearer {token}"}).json()
+        probe = httpx.post(
+            f"{base}/api/jobs/probe", json={"queue": "low_priority"}, headers={"Authorization": f"Bearer {token}"}
+        ).json()
         deadline = time.monotonic() + 30
-        while httpx.get(f"{base}/api/jobs/{probe['id']}", headers={"Authorization": f"Bearer {token}"}).json()["status"] != "succeeded":
+        while (
+            httpx.get(f"{base}/api/jobs/{probe['id']}", headers={"Authorization": f"Bearer {token}"}).json()["status"]
+            != "succeeded"
+        ):
             assert time.monotonic() < deadline, "the embedded worker did not run the probe"
             time.sleep(0.2)
     finally:
@@ -81,7 +93,9 @@ def test_water_up_cold_then_warm(tmp_path: Path) -> None:
     try:
         warm = _wait_ready(process, port, log)
         base = f"http://127.0.0.1:{port}"
-        login = httpx.post(f"{base}/api/auth/token", data={"username": "demo@water.example", "password": "water-demo-password"})
+        login = httpx.post(
+            f"{base}/api/auth/token", data={"username": "demo@water.example", "password": "water-demo-password"}
+        )
         assert login.status_code == 200  # the data survived the restart
         token = login.json()["access_token"]
         done = httpx.get(f"{base}/api/jobs/{probe['id']}", headers={"Authorization": f"Bearer {token}"}).json()

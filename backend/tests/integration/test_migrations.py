@@ -9,6 +9,7 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import make_url
+
 from water.cli import MIGRATIONS_DIR
 
 SCRATCH = "water_migrations_test"

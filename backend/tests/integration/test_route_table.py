@@ -7,6 +7,7 @@ import re
 from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 from fastapi.testclient import TestClient
+
 from water.app import PUBLIC_ROUTES
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from water.embedded import free_port
 
 from ..factories import PASSWORD

@@ -7,6 +7,7 @@ import logging
 
 import pytest
 from fastapi.testclient import TestClient
+
 from water.logging import HANDLER_NAME, configure_logging, get_logger
 
 from ..factories import PASSWORD, Factory

@@ -3,6 +3,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from water.config import DEFAULT_SECRET, InsecureSettingsError, Settings
 
 PRODUCTION = {

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
 from water_engine import ValidationError
 from water_engine.boundary import from_dict
 from water_engine.models import analysis as A

@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 from fastapi.testclient import TestClient
+
 from water.app import create_app
 from water.config import Settings
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from water.redis_client import get_redis
 from water.worker.queues import Queue
 

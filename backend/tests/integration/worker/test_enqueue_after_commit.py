@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi.testclient import TestClient
+
 from water.db.session import new_session
 from water.worker.queues import Queue
 

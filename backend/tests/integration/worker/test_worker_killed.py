@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+
 from water.db.session import new_session
 from water.models import AuditEvent, Job
 from water.models.job import JobStatus
