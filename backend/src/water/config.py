@@ -55,6 +55,13 @@ class Settings(BaseSettings):
     log_format: Literal["json", "console", "auto"] = "auto"
 
     alphavantage_api_key: SecretStr | None = None
+    alphavantage_base_url: str = "https://www.alphavantage.co"
+    alphavantage_timeout_seconds: float = 15.0
+    # The shared limiter's plan. Defaults: the free tier's published limits (1 request/s burst, 25/day).
+    market_data_requests_per_second: float = 1.0
+    market_data_burst: int = 1
+    market_data_daily_budget: int = 25
+    market_data_demo: bool | None = None  # None: demo data exactly when no API key is set
 
     worker_metrics_port: int = 9808
     beat_heartbeat_seconds: int = 15
@@ -83,6 +90,12 @@ class Settings(BaseSettings):
         if problems:
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    @property
+    def use_demo_market_data(self) -> bool:
+        if self.market_data_demo is not None:
+            return self.market_data_demo
+        return self.alphavantage_api_key is None
 
     @property
     def is_development(self) -> bool:
