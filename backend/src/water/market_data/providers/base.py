@@ -43,6 +43,7 @@ class RawResponse:
     content_type: str
     fetched_at: datetime
     from_cache: bool = False
+    snapshot_id: str | None = None  # set by the gateway once the body is stored as a snapshot
 
 
 Fetch = Callable[[ProviderRequest], RawResponse]
