@@ -19,3 +19,9 @@ def redis_url() -> str:
 @lru_cache
 def get_redis() -> redis.Redis:
     return redis.Redis.from_url(redis_url(), decode_responses=True, socket_timeout=5, health_check_interval=30)
+
+
+@lru_cache
+def get_redis_bytes() -> redis.Redis:
+    """For binary values (raw provider bodies in the cache)."""
+    return redis.Redis.from_url(redis_url(), decode_responses=False, socket_timeout=5, health_check_interval=30)

@@ -3,9 +3,26 @@
 from .api_key import ApiKey
 from .audit_event import AuditEvent
 from .company import Company
+from .company_dataset import CompanyDataset
+from .financial_period import FinancialPeriod
 from .job import Job
+from .market_data_snapshot import MarketDataSnapshot
 from .organization import Organization
 from .refresh_token import RefreshToken
+from .statement_import import StatementImport
 from .user import Role, User
 
-__all__ = ["ApiKey", "AuditEvent", "Company", "Job", "Organization", "RefreshToken", "Role", "User"]
+__all__ = [
+    "ApiKey",
+    "AuditEvent",
+    "Company",
+    "CompanyDataset",
+    "FinancialPeriod",
+    "Job",
+    "MarketDataSnapshot",
+    "Organization",
+    "RefreshToken",
+    "Role",
+    "StatementImport",
+    "User",
+]

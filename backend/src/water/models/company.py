@@ -39,3 +39,5 @@ class Company(IdMixin, TimestampMixin, Base):
     is_demo: Mapped[bool] = mapped_column(default=False, server_default="false", nullable=False)
     created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    price_currency: Mapped[str | None] = mapped_column(String(3))
+    market_data_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
