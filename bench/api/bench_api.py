@@ -309,9 +309,19 @@ def median_result(results: list[Result]) -> Result:
     return ordered[(len(ordered) - 1) // 2]
 
 
-def promtool(base: str) -> str:
+def promtool(base: str, headers: dict[str, str]) -> str:
     if shutil.which("promtool") is None:
         return "promtool not installed (apt-get install -y prometheus)"
+    # A little of everything first, so error statuses and other routes have series too.
+    for path, auth in (
+        ("/api/healthz", False),
+        ("/api/readyz", False),
+        ("/api/companies", True),
+        ("/api/companies/not-a-uuid", True),
+        ("/api/companies", False),
+        ("/api/no-such-route", False),
+    ):
+        httpx.get(f"{base}{path}", headers=headers if auth else {}, timeout=10)
     text = httpx.get(f"{base}/metrics", timeout=10).text
     proc = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True, timeout=30)
     output = (proc.stdout + proc.stderr).strip()
@@ -419,7 +429,7 @@ def main() -> None:
                 )
         print(report(servers, args))
         print("\n`curl -s /metrics | promtool check metrics` on Water after the traffic:\n")
-        print("```\n" + promtool(f"http://{HOST}:{PORTS['water']}") + "\n```")
+        print("```\n" + promtool(f"http://{HOST}:{PORTS['water']}", servers[0].headers) + "\n```")
     finally:
         for process in STARTED:
             stop(process)
