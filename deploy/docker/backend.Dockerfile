@@ -35,6 +35,8 @@ RUN pip install --no-deps -r requirements.lock
 # /app/backend/migrations. A regular install would put cli.py under site-packages and
 # `water migrate` would look for /opt/venv/lib/python3.11/migrations.
 # --no-build-isolation: build with the setuptools pinned in requirements.lock, offline.
+# `pip check` fails the build if the lock misses a dependency for this Python (the lock is
+# resolved for one interpreter: e.g. redis needs async-timeout on Python < 3.11.3).
 COPY engine/pyproject.toml engine/
 COPY engine/src engine/src
 COPY backend/pyproject.toml backend/alembic.ini backend/
@@ -42,6 +44,7 @@ COPY backend/src backend/src
 COPY backend/migrations backend/migrations
 RUN pip install --no-deps --no-build-isolation ./engine \
  && pip install --no-deps --no-build-isolation --editable ./backend \
+ && pip check \
  && python -m compileall -q /app/backend/src /app/backend/migrations \
  && python -c "from water.cli import MIGRATIONS_DIR as m; assert str(m) == '/app/backend/migrations', m; assert (m / 'env.py').is_file() and (m.parent / 'alembic.ini').is_file(), 'migrations missing'" \
  && python -c "import water_engine, water.worker.celery_app"
