@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +53,10 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def up_env(data_dir: Path, port: int) -> dict[str, str]:
+def up_env(data_dir: Path, port: int, tag: str = "") -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("WATER_DATABASE_URL", "WATER_REDIS_URL")}
     env.update(
+        WATER_BENCH_RUN=tag,
         WATER_DATA_DIR=str(data_dir),
         WATER_PORT=str(port),
         WATER_HOST="127.0.0.1",
@@ -119,18 +121,53 @@ def processes_using(path: Path) -> set[int]:
     return pids
 
 
-def snapshot(root: int, data_dir: Path) -> dict[int, tuple[int | None, str]]:
-    pids = descendants(root) | processes_using(data_dir) | {root}
+def processes_tagged(tag: str) -> set[int]:
+    """Processes that inherited this run's WATER_BENCH_RUN tag (children keep it even when reparented)."""
+    needle = f"WATER_BENCH_RUN={tag}".encode()
+    pids = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if needle in Path(f"/proc/{entry.name}/environ").read_bytes().split(b"\0"):
+                    pids.add(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, PermissionError):
+                continue
+    return pids
+
+
+def ours(root: int, data_dir: Path, tag: str) -> set[int]:
+    """`water up`, its children, and what got away from its tree (PostgreSQL daemonizes) with their children."""
+    found = descendants(root) | processes_using(data_dir) | processes_tagged(tag)
+    for pid in list(found):
+        found |= descendants(pid)
+    return found
+
+
+def snapshot(root: int, data_dir: Path, tag: str) -> dict[int, tuple[int | None, str]]:
+    pids = ours(root, data_dir, tag) | {root}
     return {pid: (proc_start_time(pid), cmdline(pid)) for pid in pids}
+
+
+def wait_for_celery(root: int, data_dir: Path, tag: str, timeout: float = 30.0) -> bool:
+    """`water up` starts the worker and beat after the API is ready; wait for both before stopping."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = [cmdline(pid) for pid in ours(root, data_dir, tag)]
+        if any("celery" in line and " worker" in line for line in lines) and any(
+            "celery" in line and " beat" in line for line in lines
+        ):
+            return True
+        time.sleep(0.1)
+    return False
 
 
 def alive(pid: int, start: int | None) -> bool:
     return start is not None and proc_start_time(pid) == start
 
 
-def stop_and_verify(process: subprocess.Popen[bytes], data_dir: Path) -> tuple[float, list[str]]:
+def stop_and_verify(process: subprocess.Popen[bytes], data_dir: Path, tag: str) -> tuple[float, list[str]]:
     """SIGINT to the process group (what Ctrl-C does); seconds until every process is gone, and stragglers."""
-    seen = snapshot(process.pid, data_dir)
+    seen = snapshot(process.pid, data_dir, tag)
     started = time.monotonic()
     os.killpg(process.pid, signal.SIGINT)
     with contextlib.suppress(subprocess.TimeoutExpired):
@@ -139,7 +176,10 @@ def stop_and_verify(process: subprocess.Popen[bytes], data_dir: Path) -> tuple[f
     stragglers: dict[int, tuple[int | None, str]] = {}
     while time.monotonic() < deadline:
         stragglers = {pid: info for pid, info in seen.items() if alive(pid, info[0])}
-        stragglers.update({pid: (proc_start_time(pid), cmdline(pid)) for pid in processes_using(data_dir)})
+        late = processes_using(data_dir) | processes_tagged(tag)
+        for pid in list(late):
+            late |= descendants(pid)
+        stragglers.update({pid: (proc_start_time(pid), cmdline(pid)) for pid in late})
         if not stragglers:
             break
         time.sleep(0.1)
@@ -157,11 +197,12 @@ def stop_and_verify(process: subprocess.Popen[bytes], data_dir: Path) -> tuple[f
 
 def run_up(data_dir: Path, log: Path) -> dict[str, Any]:
     port = free_port()
+    tag = uuid.uuid4().hex
     started = time.monotonic()
     with log.open("ab") as out:
         process = subprocess.Popen(
             [str(VENV_BIN / "water"), "up"],
-            env=up_env(data_dir, port),
+            env=up_env(data_dir, port, tag),
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -177,10 +218,17 @@ def run_up(data_dir: Path, log: Path) -> dict[str, Any]:
             except httpx.HTTPError:
                 pass
             time.sleep(0.05)
-        n_processes = len(snapshot(process.pid, data_dir))
+        celery_started = wait_for_celery(process.pid, data_dir, tag)
+        n_processes = len(snapshot(process.pid, data_dir, tag))
     finally:
-        stop_s, stragglers = stop_and_verify(process, data_dir)
-    return {"ready_s": ready_s, "stop_s": stop_s, "stragglers": stragglers, "processes": n_processes}
+        stop_s, stragglers = stop_and_verify(process, data_dir, tag)
+    return {
+        "ready_s": ready_s,
+        "stop_s": stop_s,
+        "stragglers": stragglers,
+        "processes": n_processes,
+        "celery_started": celery_started,
+    }
 
 
 # --- phases (child) ------------------------------------------------------------------------------
@@ -398,7 +446,13 @@ def main() -> None:
         out += ["", "Processes still alive after SIGINT (killed by the benchmark):", ""]
         out += [f"- {s}" for s in stragglers]
     processes = sorted({r["processes"] for r in runs})
-    out += ["", f"Processes seen per `water up` (itself, children, PostgreSQL): {processes}."]
+    celery = sum(1 for r in runs if r["celery_started"])
+    out += [
+        "",
+        f"Processes per `water up` once the worker and beat were up (itself, API, worker and its pool, beat, "
+        f"PostgreSQL and its helpers, Redis): {processes}; worker and beat seen running before SIGINT in "
+        f"{celery} of {len(runs)} starts. Stop time runs from SIGINT to the last of them gone.",
+    ]
     out += ["", "Phases (each timed separately, median of the phase runs, seconds):", ""]
     names = list(phase_runs["cold"][0]) if phase_runs["cold"] else []
     order = [
