@@ -375,7 +375,7 @@ def _check_balance(
                 f"the balance sheet does not balance for {_period_name(period)}: total assets {_amount(assets)} ≠ "
                 f"total liabilities {_amount(liabilities)} + shareholders' equity {_amount(equity)} + minority "
                 f"interests {_amount(minority)} = {_amount(liabilities + equity + minority)} (off by "
-                f"{_amount(difference)}; the tolerance is {_amount(tolerance)}, 0.5% of total assets)",
+                f"{_amount(difference)}; the tolerance is {_amount(tolerance)}: 0.5% of total assets, at least 1)",
                 "unbalanced_balance_sheet",
                 line_rows["total_assets"],
                 period.column,

@@ -31,7 +31,11 @@ class Cell:
         return self.kind == "empty" or (self.kind == "text" and not str(self.value).strip())
 
     def text(self) -> str:
-        return "" if self.value is None else str(self.value).strip()
+        if self.value is None:
+            return ""
+        if isinstance(self.value, float) and self.value.is_integer() and abs(self.value) < 1e16:
+            return str(int(self.value))
+        return str(self.value).strip()
 
 
 EMPTY = Cell("empty", None)
