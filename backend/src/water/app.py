@@ -22,8 +22,10 @@ from .companies.endpoints import router as companies_router
 from .config import Settings, get_settings
 from .db.session import dispose_engine
 from .errors import WaterError, problem
+from .events.endpoints import router as events_router
 from .jobs.endpoints import router as jobs_router
 from .logging import configure_logging
+from .market_data.endpoints import router as market_data_router
 from .middleware import (
     AllowlistCORSMiddleware,
     BodySizeLimitMiddleware,
@@ -34,6 +36,7 @@ from .middleware import (
 from .ops.endpoints import metrics_router
 from .ops.endpoints import public_router as ops_public_router
 from .users.endpoints import router as users_router
+from .valuations.endpoints import router as valuations_router
 
 log = structlog.get_logger("water.api")
 
@@ -166,7 +169,10 @@ def api_router() -> APIRouter:
     api.include_router(auth_public_router)
     # Every router below requires authentication; role checks sit on each handler.
     protected = APIRouter(dependencies=[Depends(current_principal)])
-    for router in (auth_router, users_router, companies_router, audit_router, jobs_router):
+    for router in (
+        auth_router, users_router, companies_router, audit_router, jobs_router,
+        market_data_router, valuations_router, events_router,
+    ):  # fmt: skip
         protected.include_router(router)
     api.include_router(protected)
     return api

@@ -12,7 +12,7 @@ from __future__ import annotations
 from . import models as _models  # noqa: F401  (registers every model)
 from ._version import __version__
 from .errors import EngineError, FieldError, NoSolutionError, ValidationError
-from .registry import MODELS, request_schema, run
+from .registry import MODELS, request_schema, run, validate
 
 __all__ = [
     "MODELS",
@@ -23,4 +23,5 @@ __all__ = [
     "__version__",
     "request_schema",
     "run",
+    "validate",
 ]

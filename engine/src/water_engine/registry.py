@@ -116,6 +116,11 @@ def _non_finite_paths(value: Any, path: str) -> list[str]:
     return []
 
 
+def validate(request: dict[str, Any]) -> None:
+    """Check a request without running it; raises ValidationError naming every bad field."""
+    _parse_request(request)
+
+
 def run(request: dict[str, Any]) -> dict[str, Any]:
     """Run one model: `{"model", "inputs", "conventions"}` in, a plain dict out."""
     spec, inputs, conventions = _parse_request(request)

@@ -48,6 +48,20 @@ class JobRepository:
         )
         return bool(done.rowcount)  # type: ignore[attr-defined]
 
+    def release(self, job_id: uuid.UUID, attempt: int) -> None:
+        self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == JobStatus.running, Job.attempts == attempt)
+            .values(status=JobStatus.queued, started_at=None)
+        )
+
+    def fail(self, job_id: uuid.UUID, error: Any) -> None:
+        self.session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status.in_([JobStatus.queued, JobStatus.running]))
+            .values(status=JobStatus.failed, error=error, finished_at=datetime.now(UTC))
+        )
+
     def status_of(self, job_id: uuid.UUID) -> tuple[JobStatus, datetime | None] | None:
         row = self.session.execute(select(Job.status, Job.started_at).where(Job.id == job_id)).first()
         return (row[0], row[1]) if row else None

@@ -40,6 +40,15 @@ TASKS_BY_KIND: dict[str, Callable[[], Task]] = {}
 log = structlog.get_logger("water.jobs")
 
 
+class RetryLater(Exception):
+    """Raised by job work that must wait (e.g. a provider's burst limit): the claim is released and the task retried."""
+
+    def __init__(self, retry_in: float, reason: str) -> None:
+        super().__init__(reason)
+        self.retry_in = retry_in
+        self.reason = reason
+
+
 class JobBusy(Exception):
     """The job is held by another attempt whose lease has not run out; retry later."""
 
@@ -95,9 +104,27 @@ def run_job(session: Session, job_id: str, work: Callable[[Session, Job], dict[s
         return f"already {status.value}"
     job = session.get(Job, uuid.UUID(job_id))
     assert job is not None
-    result = work(session, job)
+    try:
+        result = work(session, job)
+    except RetryLater as later:
+        _release(job.id, attempt)
+        raise JobBusy(later.retry_in) from later
     repo.finish(job.id, attempt, JobStatus.succeeded, result=result)
     return "succeeded"
+
+
+def _release(job_id: uuid.UUID, attempt: int) -> None:
+    """Give the claim back (status queued) so the retried task can take it at once."""
+    with new_session() as own:
+        JobRepository(own).release(job_id, attempt)
+        own.commit()
+
+
+def fail_job(job_id: str, error: dict[str, Any]) -> None:
+    """Record a job's failure in a transaction of its own (the task's own transaction is rolling back)."""
+    with new_session() as own:
+        JobRepository(own).fail(uuid.UUID(job_id), error)
+        own.commit()
 
 
 def probe_work(queue: str) -> Callable[[Session, Job], dict[str, Any]]:

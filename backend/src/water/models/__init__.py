@@ -9,8 +9,10 @@ from .job import Job
 from .market_data_snapshot import MarketDataSnapshot
 from .organization import Organization
 from .refresh_token import RefreshToken
+from .run_event import RunEvent
 from .statement_import import StatementImport
 from .user import Role, User
+from .valuation_run import RunStatus, ValuationRun
 
 __all__ = [
     "ApiKey",
@@ -23,6 +25,9 @@ __all__ = [
     "Organization",
     "RefreshToken",
     "Role",
+    "RunEvent",
+    "RunStatus",
     "StatementImport",
     "User",
+    "ValuationRun",
 ]

@@ -13,7 +13,7 @@ from ..config import get_settings
 from ..logging import configure_logging
 from .queues import HARD_TIME_LIMIT, SOFT_TIME_LIMIT, UNACKED_RESTORE_INTERVAL, VISIBILITY_TIMEOUT, Queue
 
-TASK_MODULES = ["water.worker.ops_tasks"]
+TASK_MODULES = ["water.worker.ops_tasks", "water.market_data.tasks", "water.valuations.tasks"]
 
 
 def broker_url() -> str:

@@ -1,0 +1,174 @@
+"""Market data: symbol search, company from symbol, quote, prices, financials, market inputs, refresh, import."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+
+from ..auth.dependencies import DbSession, Reader, Writer
+from ..companies import service as companies
+from ..companies.schemas import CompanyRead
+from ..errors import InvalidInput, PayloadTooLarge
+from ..jobs import service as jobs
+from ..jobs.schemas import JobRead
+from ..kit.etag import etag_json
+from . import service
+from .gateway import default_gateway
+from .schemas import (
+    CompanyFromSymbol,
+    FinancialPeriodRead,
+    FinancialsRead,
+    PriceBarRead,
+    PricesRead,
+    QuotaRead,
+    QuoteRead,
+    StatementImportRead,
+    SymbolMatchRead,
+)
+
+router = APIRouter(tags=["market data"])
+MAX_IMPORT_BYTES = 2_000_000
+
+
+@router.get("/symbols/search", response_model=list[SymbolMatchRead])
+def search_symbols(principal: Reader, q: Annotated[str, Query(min_length=1, max_length=60)]) -> list[SymbolMatchRead]:
+    """Search listed symbols by ticker or name."""
+    return [SymbolMatchRead(**m.__dict__) for m in service.search_symbols(q)]
+
+
+@router.post("/companies/from-symbol", status_code=status.HTTP_201_CREATED, response_model=CompanyRead)
+def create_company_from_symbol(data: CompanyFromSymbol, principal: Writer, session: DbSession) -> CompanyRead:
+    """Add a listed company from a symbol; its overview fills name, exchange, currency, sector and identifiers."""
+    return CompanyRead.model_validate(service.create_company_from_symbol(session, principal, data.symbol))
+
+
+@router.get("/companies/{company_id}/quote", response_model=QuoteRead)
+def get_quote(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
+    """The latest price (cached for minutes; the last stored one, marked stale, if the provider is unavailable)."""
+    company = companies.get_company(session, principal, company_id)
+    sourced = service.quote(session, company)
+    q = sourced.value
+    payload = QuoteRead(
+        symbol=q.symbol, price=q.price, as_of=q.as_of, previous_close=q.previous_close, change_percent=q.change_percent,
+        volume=q.volume, currency=company.price_currency or company.currency, fetched_at=sourced.fetched_at,
+        stale=sourced.stale, snapshot_ids=sourced.snapshot_ids,
+    )  # fmt: skip
+    return etag_json(request, payload)
+
+
+@router.get("/companies/{company_id}/prices", response_model=PricesRead)
+def get_prices(
+    company_id: uuid.UUID,
+    principal: Reader,
+    session: DbSession,
+    request: Request,
+    from_: Annotated[date | None, Query(alias="from")] = None,
+    to: date | None = None,
+    interval: Literal["daily", "weekly", "monthly"] = "daily",
+) -> Response:
+    """Daily closes (adjusted where the plan has them), optionally resampled to weeks or months."""
+    if from_ and to and from_ > to:
+        raise InvalidInput(
+            "`from` must not be after `to`.", errors=[{"loc": ["query", "from"], "msg": "after `to`", "type": "range"}]
+        )
+    company = companies.get_company(session, principal, company_id)
+    sourced = service.daily_prices(session, company)
+    bars = [b for b in sourced.value if (from_ is None or b.day >= from_) and (to is None or b.day <= to)]
+    payload = PricesRead(
+        symbol=company.ticker or "", interval=interval, currency=company.price_currency or company.currency,
+        bars=[PriceBarRead(day=b.day, close=b.close, adjusted_close=b.adjusted_close, volume=b.volume) for b in service.resample(bars, interval)],
+        snapshot_ids=sourced.snapshot_ids, fetched_at=sourced.fetched_at,
+    )  # fmt: skip
+    return etag_json(request, payload)
+
+
+@router.get("/companies/{company_id}/financials", response_model=FinancialsRead)
+def get_financials(
+    company_id: uuid.UUID,
+    principal: Reader,
+    session: DbSession,
+    request: Request,
+    period_type: Literal["annual", "quarterly", "ttm"] | None = None,
+) -> Response:
+    """Normalized statements (annual, quarterly, trailing twelve months); every figure names its source."""
+    company = companies.get_company(session, principal, company_id)
+    periods = [FinancialPeriodRead.model_validate(p) for p in service.financials(session, company, period_type)]
+    payload = FinancialsRead(
+        company_id=company.id,
+        statement_currency=periods[0].currency if periods else None,
+        price_currency=company.price_currency or company.currency,
+        periods=periods,
+    )
+    return etag_json(request, payload)
+
+
+@router.get("/companies/{company_id}/market-inputs")
+def get_market_inputs(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
+    """Price, regression beta against the benchmark (with R² and standard error) and the risk-free rate, with as-of dates."""
+    company = companies.get_company(session, principal, company_id)
+    return etag_json(request, service.market_inputs(session, company))
+
+
+@router.post("/companies/{company_id}/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
+def refresh_company(company_id: uuid.UUID, principal: Writer, session: DbSession, response: Response) -> JobRead:
+    """Fetch the company's market data again on a worker; poll the returned job."""
+    from .tasks import refresh_company_task
+
+    company = companies.get_company(session, principal, company_id)
+    service._ticker(company)  # private companies have nothing to fetch: 422 now rather than a failed job
+    job = jobs.create_job(
+        session, principal, "market_data.refresh", {"company_id": str(company.id)}, refresh_company_task
+    )
+    response.headers["Location"] = f"/api/jobs/{job.id}"
+    return JobRead.model_validate(job)
+
+
+@router.get("/market-data/quota", response_model=QuotaRead)
+def get_quota(principal: Reader) -> QuotaRead:
+    """The provider plan and the calls left today (shared by every Water process)."""
+    gateway = default_gateway()
+    state = gateway.limiter.state()
+    return QuotaRead(
+        provider=gateway.provider, requests_per_second=state.plan.requests_per_second, burst=state.plan.burst,
+        daily_budget=state.plan.daily_budget if state.plan.daily_budget >= 0 else None,
+        used_today=state.used_today, remaining_today=state.remaining_today, resets_at=state.resets_at,
+    )  # fmt: skip
+
+
+@router.get("/market-data/import-template.{extension}", response_class=Response)
+def get_import_template(extension: Literal["csv", "xlsx"], principal: Reader) -> Response:
+    """The statement import template for private companies (CSV or XLSX), with instructions."""
+    from .imports import template_csv, template_xlsx
+
+    if extension == "csv":
+        return Response(
+            template_csv(),
+            media_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="water-statements-template.csv"'},
+        )
+    return Response(
+        template_xlsx(),
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": 'attachment; filename="water-statements-template.xlsx"'},
+    )
+
+
+@router.post(
+    "/companies/{company_id}/statements/import", status_code=status.HTTP_201_CREATED, response_model=StatementImportRead
+)
+def import_statements(
+    company_id: uuid.UUID,
+    principal: Writer,
+    session: DbSession,
+    file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX")],
+) -> StatementImportRead:
+    """Import a private company's statements from the template; all or nothing, with row/column errors."""
+    company = companies.get_company(session, principal, company_id)
+    content = file.file.read(MAX_IMPORT_BYTES + 1)
+    if len(content) > MAX_IMPORT_BYTES:
+        raise PayloadTooLarge(f"The file is larger than {MAX_IMPORT_BYTES // 1_000_000} MB.")
+    record = service.import_statements(session, principal, company, file.filename or "upload", content)
+    return StatementImportRead.model_validate(record)

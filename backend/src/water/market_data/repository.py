@@ -1,0 +1,78 @@
+"""Every query of the market-data domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
+
+from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapshot, StatementImport
+
+
+class MarketDataRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def record_dataset(self, company: Company, dataset: str, snapshot_ids: Sequence[str], fetched_at: datetime) -> None:
+        ids = [uuid.UUID(s) for s in snapshot_ids]
+        statement = insert(CompanyDataset).values(
+            company_id=company.id,
+            dataset=dataset,
+            organization_id=company.organization_id,
+            snapshot_ids=ids,
+            fetched_at=fetched_at,
+        )
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["company_id", "dataset"],
+                set_={"snapshot_ids": ids, "fetched_at": fetched_at},
+            )
+        )
+
+    def dataset(self, company_id: uuid.UUID, dataset: str) -> CompanyDataset | None:
+        return self.session.get(CompanyDataset, (company_id, dataset))
+
+    def snapshots(self, ids: Sequence[uuid.UUID]) -> list[MarketDataSnapshot]:
+        rows = {s.id: s for s in self.session.scalars(select(MarketDataSnapshot).where(MarketDataSnapshot.id.in_(ids)))}
+        return [rows[i] for i in ids if i in rows]
+
+    def replace_periods(
+        self, company: Company, source_kind: str, periods: list[dict[str, Any]], import_id: uuid.UUID | None = None
+    ) -> None:
+        """Replace the company's periods (all sources: one company has one set of financials)."""
+        self.session.execute(delete(FinancialPeriod).where(FinancialPeriod.company_id == company.id))
+        for period in periods:
+            self.session.add(
+                FinancialPeriod(
+                    organization_id=company.organization_id,
+                    company_id=company.id,
+                    source_kind=source_kind,
+                    statement_import_id=import_id,
+                    **period,
+                )
+            )
+
+    def periods(self, company_id: uuid.UUID, period_type: str | None = None) -> list[FinancialPeriod]:
+        query = select(FinancialPeriod).where(FinancialPeriod.company_id == company_id)
+        if period_type:
+            query = query.where(FinancialPeriod.period_type == period_type)
+        return list(
+            self.session.scalars(query.order_by(FinancialPeriod.period_type, FinancialPeriod.fiscal_date_ending.desc()))
+        )
+
+    def add_import(self, record: StatementImport) -> None:
+        self.session.add(record)
+
+    def listed_companies_stalest_first(self, limit: int) -> list[Company]:
+        query = (
+            select(Company)
+            .where(Company.deleted_at.is_(None), Company.ticker.is_not(None), Company.is_private.is_(False))
+            .order_by(Company.market_data_refreshed_at.asc().nulls_first(), Company.id)
+            .limit(limit)
+        )
+        return list(self.session.scalars(query))

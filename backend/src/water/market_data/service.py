@@ -1,0 +1,340 @@
+"""Market-data use cases: search, company from symbol, quote, prices, financials, market inputs, refresh, import."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import water_engine
+
+from ..audit import service as audit
+from ..auth.principal import Principal
+from ..companies import service as companies
+from ..companies.schemas import CompanyCreate
+from ..config import get_settings
+from ..errors import InvalidInput
+from ..models import Company, StatementImport
+from .canonical import PeriodType, StatementPeriod
+from .errors import MarketDataError, ProviderUnavailable, RateLimited
+from .gateway import default_gateway, default_provider
+from .normalize import trailing_twelve_months
+from .providers.base import PriceBar, ProviderRequest, RawResponse, SymbolMatch
+from .repository import MarketDataRepository
+
+# What a full refresh fetches, and how many provider calls that costs (statements are three).
+REFRESH_DATASETS = ("overview", "quote", "daily_prices", "statements", "earnings", "dividends", "splits")
+CALLS_PER_REFRESH = 9
+STATEMENT_FUNCTIONS = ("INCOME_STATEMENT", "BALANCE_SHEET", "CASH_FLOW")
+
+
+def benchmark_symbol() -> str:
+    return "DSPY" if get_settings().use_demo_market_data else "SPY"
+
+
+@dataclass(frozen=True)
+class Sourced:
+    """A value with the snapshot it came from."""
+
+    value: Any
+    snapshot_ids: list[str]
+    fetched_at: datetime
+    stale: bool = False
+
+
+def _ids(*responses: RawResponse) -> list[str]:
+    return [r.snapshot_id for r in responses if r.snapshot_id]
+
+
+def _latest(*responses: RawResponse) -> datetime:
+    return max(r.fetched_at for r in responses)
+
+
+# --- search and company creation -----------------------------------------------------------
+
+
+def search_symbols(keywords: str) -> list[SymbolMatch]:
+    matches, _raw = default_provider().search_symbols(keywords)
+    return list(matches)
+
+
+def create_company_from_symbol(session: Session, principal: Principal, symbol: str) -> Company:
+    """Create a covered company from a symbol: the overview fills name, exchange, currency, sector..."""
+    profile, raw = default_provider().company_profile(symbol.strip().upper())
+    identifiers = {"cik": profile.cik} if profile.cik else {}
+    data = CompanyCreate(
+        name=profile.name[:200],
+        ticker=profile.symbol,
+        currency=(profile.currency or "USD").upper(),
+        exchange=profile.exchange,
+        country=profile.country,
+        sector=profile.sector,
+        industry=profile.industry,
+        identifiers=identifiers,
+    )
+    company = companies.create_company(session, principal, data)
+    company.price_currency = (profile.currency or "USD").upper()
+    company.is_demo = get_settings().use_demo_market_data
+    MarketDataRepository(session).record_dataset(company, "overview", _ids(raw), raw.fetched_at)
+    return company
+
+
+# --- reads -----------------------------------------------------------------------------------
+
+
+def quote(session: Session, company: Company) -> Sourced:
+    """The latest quote (cached minutes); when the provider is throttled or down, the last one stored, marked stale."""
+    try:
+        result, raw = default_provider().quote(_ticker(company))
+    except (RateLimited, ProviderUnavailable):
+        stored = _replay_quote(session, company)
+        if stored is None:
+            raise
+        return stored
+    MarketDataRepository(session).record_dataset(company, "quote", _ids(raw), raw.fetched_at)
+    return Sourced(result, _ids(raw), raw.fetched_at)
+
+
+def daily_prices(session: Session, company: Company) -> Sourced:
+    bars, raw = default_provider().daily_prices(_ticker(company), full=True)
+    MarketDataRepository(session).record_dataset(company, "daily_prices", _ids(raw), raw.fetched_at)
+    return Sourced(sorted(bars, key=lambda b: b.day), _ids(raw), raw.fetched_at)
+
+
+def resample(bars: list[PriceBar], interval: str) -> list[PriceBar]:
+    """Last bar of each ISO week or calendar month (bars sorted by day)."""
+    if interval == "daily":
+        return bars
+    key = (lambda d: d.isocalendar()[:2]) if interval == "weekly" else (lambda d: (d.year, d.month))
+    last: dict[Any, PriceBar] = {}
+    for bar in bars:
+        last[key(bar.day)] = bar
+    return list(last.values())
+
+
+def financials(session: Session, company: Company, period_type: str | None) -> list[Any]:
+    return MarketDataRepository(session).periods(company.id, period_type)
+
+
+def market_inputs(session: Session, company: Company) -> dict[str, Any]:
+    """Price, regression beta (weekly, two years, against the benchmark) and the 10-year risk-free rate."""
+    provider = default_provider()
+    current = quote(session, company)
+    stock = daily_prices(session, company)
+    benchmark_bars, benchmark_raw = provider.daily_prices(benchmark_symbol(), full=True)
+    treasury, treasury_raw = provider.treasury_yield("10year", "monthly")
+    beta = _regression_beta(stock.value, sorted(benchmark_bars, key=lambda b: b.day))
+    latest_rate = max(treasury, key=lambda p: p.day)
+    return {
+        "price": {
+            "value": current.value.price,
+            "as_of": current.value.as_of,
+            "currency": company.price_currency or company.currency,
+            "stale": current.stale,
+            "snapshot_ids": current.snapshot_ids,
+        },
+        "beta": {**beta, "benchmark": benchmark_symbol(), "snapshot_ids": stock.snapshot_ids + _ids(benchmark_raw)},
+        "risk_free_rate": {
+            "value": latest_rate.rate,
+            "as_of": latest_rate.day,
+            "series": "TREASURY_YIELD 10year monthly",
+            "snapshot_ids": _ids(treasury_raw),
+        },
+        "engine_version": water_engine.__version__,
+    }
+
+
+def _regression_beta(stock: list[PriceBar], benchmark: list[PriceBar], years: int = 2) -> dict[str, Any]:
+    if not stock or not benchmark:
+        raise InvalidInput("Not enough price history to estimate beta.")
+    end = min(stock[-1].day, benchmark[-1].day)
+    start = end - timedelta(days=365 * years + 7)
+
+    def series(bars: list[PriceBar]) -> list[list[Any]]:
+        return [[b.day.isoformat(), b.adjusted_close or b.close] for b in bars if start <= b.day <= end]
+
+    result = water_engine.run(
+        {
+            "model": "beta_regression",
+            "inputs": {"stock": series(stock), "benchmark": series(benchmark)},
+            "conventions": {"frequency": "weekly"},
+        }
+    )
+    out = result["outputs"]
+    return {
+        "value": out["beta"],
+        "r_squared": out["r_squared"],
+        "standard_error": out["standard_error"],
+        "t_statistic": out.get("t_statistic"),
+        "observations": out["observations"],
+        "frequency": "weekly",
+        "from": start,
+        "to": end,
+    }
+
+
+# --- refresh ------------------------------------------------------------------------------------
+
+
+def refresh_company(session: Session, company: Company, *, deadline: float) -> dict[str, Any]:
+    """Fetch every dataset of a company (cache first), store snapshots, datasets and normalized financials.
+
+    Raises RateLimited when the burst limit stops it; already fetched datasets are in the
+    cache, so the retried task picks up where this one stopped.
+    """
+    provider = default_provider()
+    repo = MarketDataRepository(session)
+    symbol = _ticker(company)
+    fetched: list[str] = []
+    for dataset in REFRESH_DATASETS:
+        if time.monotonic() > deadline:
+            raise RateLimited("Refresh paused to stay within the task time limit.", scope="burst", retry_after=1)
+        if dataset == "statements":
+            periods, raws = provider.statements(symbol)
+            _store_statements(repo, company, periods, raws)
+        elif dataset == "overview":
+            profile, raw = provider.company_profile(symbol)
+            company.price_currency = (profile.currency or company.price_currency or company.currency).upper()
+            raws = [raw]
+        else:
+            method = {
+                "quote": provider.quote,
+                "earnings": provider.earnings,
+                "dividends": provider.dividends,
+                "splits": provider.splits,
+            }
+            if dataset == "daily_prices":
+                _bars, raw = provider.daily_prices(symbol, full=True)
+            else:
+                _value, raw = method[dataset](symbol)
+            raws = [raw]
+        repo.record_dataset(company, dataset, _ids(*raws), _latest(*raws))
+        fetched.append(dataset)
+    company.market_data_refreshed_at = datetime.now(UTC)
+    return {"company_id": str(company.id), "symbol": symbol, "datasets": fetched}
+
+
+def _store_statements(
+    repo: MarketDataRepository, company: Company, periods: list[StatementPeriod], raws: list[RawResponse]
+) -> None:
+    snapshot_of = {r.request.function: r.snapshot_id for r in raws}
+    quarterlies = sorted(
+        (p for p in periods if p.period_type == PeriodType.quarterly), key=lambda p: p.fiscal_date_ending
+    )
+    ttm = trailing_twelve_months(quarterlies)
+    rows = [_period_row(p, snapshot_of) for p in [*periods, *([ttm] if ttm else [])]]
+    repo.replace_periods(company, "provider", rows)
+
+
+def _period_row(period: StatementPeriod, snapshot_of: dict[str, str | None]) -> dict[str, Any]:
+    def snapshot_for(source: str) -> str | None:
+        for function, snapshot_id in snapshot_of.items():
+            if function in source:
+                return snapshot_id
+        return None
+
+    figures = {
+        line: {"value": f.value, "source": f.source, "snapshot_id": f.snapshot_id or snapshot_for(f.source)}
+        for line, f in period.figures.items()
+    }
+    return {
+        "period_type": period.period_type.value,
+        "fiscal_date_ending": period.fiscal_date_ending,
+        "currency": period.currency,
+        "figures": figures,
+    }
+
+
+def plan_nightly_refresh(session: Session) -> tuple[list[Company], list[dict[str, str]]]:
+    """Companies to refresh tonight, stalest first, within the quota left; the rest with the reason."""
+    state = default_gateway().limiter.state()
+    candidates = MarketDataRepository(session).listed_companies_stalest_first(limit=10_000)
+    if state.remaining_today is None:
+        return candidates, []
+    affordable = state.remaining_today // CALLS_PER_REFRESH
+    skipped = [
+        {
+            "company_id": str(c.id),
+            "ticker": c.ticker or "",
+            "reason": f"daily quota: {state.remaining_today} calls left, {CALLS_PER_REFRESH} per company",
+        }
+        for c in candidates[affordable:]
+    ]
+    return candidates[:affordable], skipped
+
+
+# --- private companies: statement import -----------------------------------------------------
+
+
+def import_statements(
+    session: Session, principal: Principal, company: Company, filename: str, content: bytes
+) -> StatementImport:
+    """Validate the whole file first; store its periods only if every check passes."""
+    from .imports import parse_statement_import
+
+    result = parse_statement_import(filename, content)
+    record = StatementImport(
+        id=uuid.uuid4(),
+        organization_id=company.organization_id,
+        company_id=company.id,
+        filename=filename[:255],
+        content_hash=hashlib.sha256(content).hexdigest(),
+        size_bytes=len(content),
+        periods=len(result.periods),
+        warnings=list(result.warnings),
+        created_by_id=principal.user_id,
+    )
+    repo = MarketDataRepository(session)
+    repo.add_import(record)
+    session.flush()
+    rows = [_period_row(p, {}) for p in result.periods]
+    quarterlies = sorted(
+        (p for p in result.periods if p.period_type == PeriodType.quarterly), key=lambda p: p.fiscal_date_ending
+    )
+    ttm = trailing_twelve_months(quarterlies)
+    if ttm is not None:
+        rows.append(_period_row(ttm, {}))
+    repo.replace_periods(company, "import", rows, import_id=record.id)
+    audit.record(
+        session, principal, action="company.statements_import", object_type="company", object_id=company.id,
+        after={"import_id": str(record.id), "filename": record.filename, "periods": record.periods},
+    )  # fmt: skip
+    return record
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _ticker(company: Company) -> str:
+    if not company.ticker or company.is_private:
+        raise InvalidInput("This company has no ticker; market data exists only for listed companies.")
+    return company.ticker
+
+
+def _replay_quote(session: Session, company: Company) -> Sourced | None:
+    """The last stored quote, parsed again from its snapshot (no provider call)."""
+    from .providers.alphavantage import AlphaVantageProvider
+
+    repo = MarketDataRepository(session)
+    pointer = repo.dataset(company.id, "quote")
+    if pointer is None:
+        return None
+    stored = {s.function: s for s in repo.snapshots(pointer.snapshot_ids)}
+
+    def fetch(request: ProviderRequest) -> RawResponse:
+        snapshot = stored.get(request.function)
+        if snapshot is None:
+            raise MarketDataError("The stored market data does not cover this request.")
+        return RawResponse(request, snapshot.body, snapshot.content_type, snapshot.fetched_at, True, str(snapshot.id))
+
+    result, raw = AlphaVantageProvider(fetch).quote(_ticker(company))
+    return Sourced(result, _ids(raw), raw.fetched_at, stale=True)
+
+
+def today() -> date:
+    return datetime.now(UTC).date()

@@ -1,0 +1,31 @@
+"""Run state changes: a persisted event log (for replay) published on Redis pub/sub (for live streams)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.orm import Session
+
+from ..db.session import after_commit
+from ..models import RunEvent
+from ..redis_client import get_redis
+
+
+def channel(organization_id: uuid.UUID | str) -> str:
+    return f"water:events:{organization_id}"
+
+
+def append(
+    session: Session, organization_id: uuid.UUID, run_id: uuid.UUID, event_type: str, data: dict[str, Any]
+) -> None:
+    """Write the event in the caller's transaction; publish it once that transaction commits."""
+    event_id = session.scalar(
+        insert(RunEvent)
+        .values(organization_id=organization_id, run_id=run_id, type=event_type, data=data)
+        .returning(RunEvent.id)
+    )
+    message = json.dumps({"id": event_id, "type": event_type, "run_id": str(run_id), "data": data}, default=str)
+    after_commit(session, lambda: get_redis().publish(channel(organization_id), message))

@@ -1,0 +1,24 @@
+"""Valuation tasks: runs on `default`; the reaper on `low_priority` (beat)."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from ..worker.queues import Queue
+from ..worker.task import water_task
+from . import service
+
+
+@water_task("valuations.run", queue=Queue.default, max_retries=20)
+def run_valuation(session: Session, run_id: str) -> str:
+    """Run one valuation (idempotent: the run row is claimed atomically)."""
+    try:
+        return service.execute(session, run_id)
+    except service.RunBusy as busy:
+        raise run_valuation.retry(countdown=min(busy.retry_in, 10)) from None
+
+
+@water_task("valuations.reap", queue=Queue.low_priority)
+def reap_runs(session: Session) -> dict[str, int]:
+    """Re-send runs left queued (message lost), fail runs stuck running."""
+    return service.reap(session)
