@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+import struct
 import time
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -532,6 +533,35 @@ def test_zip_bomb_xlsx_is_refused_from_the_declared_sizes() -> None:
     assert time.perf_counter() - started < 2.0
     assert error["type"] == "archive_too_large"
     assert error["msg"].startswith("the workbook expands to 30.0 MB uncompressed (limit 20 MB); it is refused as a")
+
+
+def lie_about_size(archive: bytes, member: str, declared: int) -> bytes:
+    """Patch a member's declared uncompressed size in its local header and the central directory."""
+    data = bytearray(archive)
+    info = zipfile.ZipFile(io.BytesIO(archive)).getinfo(member)
+    struct.pack_into("<I", data, info.header_offset + 22, declared)
+    directory = data.rindex(b"PK\x05\x06")
+    offset = struct.unpack_from("<I", data, directory + 16)[0]
+    while data[offset : offset + 4] == b"PK\x01\x02":
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", data, offset + 28)
+        if data[offset + 46 : offset + 46 + name_len].decode() == member:
+            struct.pack_into("<I", data, offset + 24, declared)
+        offset += 46 + name_len + extra_len + comment_len
+    return bytes(data)
+
+
+def test_a_member_larger_than_declared_is_never_inflated_past_its_declared_size() -> None:
+    """A zip bomb that lies about its sizes: zipfile stops at the declared size, the CRC then fails."""
+    good = xlsx_bytes(filled())
+    sheet = zipfile.ZipFile(io.BytesIO(good)).read("xl/worksheets/sheet1.xml")
+    bomb = with_members(good, {}, replace={"xl/worksheets/sheet1.xml": sheet + b" " * 30_000_000})
+    bomb = lie_about_size(bomb, "xl/worksheets/sheet1.xml", len(sheet))
+    assert sum(info.file_size for info in zipfile.ZipFile(io.BytesIO(bomb)).infolist()) < 1_000_000
+    started = time.perf_counter()
+    error = only(rejected("bomb.xlsx", bomb))
+    assert time.perf_counter() - started < 2.0
+    assert error["type"] == "damaged_workbook"
+    assert "Bad CRC-32" in error["msg"]
 
 
 def test_xml_entity_bomb_is_refused() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import re
 import zipfile
+import zlib
 from typing import Literal
 
 from .model import MAX_ARCHIVE_MEMBERS, MAX_UNCOMPRESSED_BYTES, FileFormat, ImportIssue
@@ -96,50 +97,57 @@ def _zip_kind(content: bytes) -> str:
             f"the file is a damaged ZIP archive (an .xlsx is one); {SAVE_AS_XLSX} again", "damaged_workbook"
         ) from None
     with archive:
-        members = archive.infolist()
-        if len(members) > MAX_ARCHIVE_MEMBERS:
-            raise reject(
-                f"the workbook archive has {len(members)} parts (limit {MAX_ARCHIVE_MEMBERS}); "
-                "it is not a plain workbook",
-                "archive_too_large",
-            )
-        total = sum(member.file_size for member in members)
-        if total > MAX_UNCOMPRESSED_BYTES:
-            raise reject(
-                f"the workbook expands to {total / 1e6:.1f} MB uncompressed (limit "
-                f"{MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB); it is refused as a possible zip bomb. "
-                "Keep only the statements sheet, or upload a CSV",
-                "archive_too_large",
-            )
-        if any(member.flag_bits & 0x1 for member in members):
-            raise reject("the workbook archive is encrypted; save it without a password", "encrypted_workbook")
-        names = {member.filename for member in members}
-        if "mimetype" in names:
-            mimetype = archive.read("mimetype")[:100]
-            if b"opendocument" in mimetype:
-                return "an OpenDocument file (.ods)"
-        if "xl/workbook.bin" in names:
-            return "a binary workbook (.xlsb)"
-        if "xl/vbaProject.bin" in names:
-            return "a macro-enabled workbook (.xlsm)"
-        if "word/document.xml" in names:
-            return "a Word document"
-        if any(name.startswith("ppt/") for name in names):
-            return "a PowerPoint presentation"
-        if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
-            return "a ZIP archive"
-        content_types = archive.read("[Content_Types].xml")
-        if b"macroEnabled" in content_types:
-            return "a macro-enabled workbook (.xlsm)"
-        for member in members:
-            if member.filename.endswith((".xml", ".rels", ".vml")):
-                data = archive.read(member)
-                if b"<!ENTITY" in data or b"<!DOCTYPE" in data:
-                    raise reject(
-                        f"the workbook part {member.filename} declares XML entities; it is refused as unsafe. "
-                        f"Open it in Excel and {SAVE_AS_XLSX} again",
-                        "unsafe_workbook",
-                    )
+        try:
+            return _archive_kind(archive)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError) as exc:
+            raise reject(f"the workbook archive is damaged ({exc}); {SAVE_AS_XLSX} again", "damaged_workbook") from None
+
+
+def _archive_kind(archive: zipfile.ZipFile) -> str:
+    """'xlsx', or what the archive is instead (Rejected past the limits)."""
+    members = archive.infolist()
+    if len(members) > MAX_ARCHIVE_MEMBERS:
+        raise reject(
+            f"the workbook archive has {len(members)} parts (limit {MAX_ARCHIVE_MEMBERS}); it is not a plain workbook",
+            "archive_too_large",
+        )
+    total = sum(member.file_size for member in members)
+    if total > MAX_UNCOMPRESSED_BYTES:
+        raise reject(
+            f"the workbook expands to {total / 1e6:.1f} MB uncompressed (limit "
+            f"{MAX_UNCOMPRESSED_BYTES / 1e6:.0f} MB); it is refused as a possible zip bomb. "
+            "Keep only the statements sheet, or upload a CSV",
+            "archive_too_large",
+        )
+    if any(member.flag_bits & 0x1 for member in members):
+        raise reject("the workbook archive is encrypted; save it without a password", "encrypted_workbook")
+    names = {member.filename for member in members}
+    if "mimetype" in names:
+        mimetype = archive.read("mimetype")[:100]
+        if b"opendocument" in mimetype:
+            return "an OpenDocument file (.ods)"
+    if "xl/workbook.bin" in names:
+        return "a binary workbook (.xlsb)"
+    if "xl/vbaProject.bin" in names:
+        return "a macro-enabled workbook (.xlsm)"
+    if "word/document.xml" in names:
+        return "a Word document"
+    if any(name.startswith("ppt/") for name in names):
+        return "a PowerPoint presentation"
+    if "xl/workbook.xml" not in names or "[Content_Types].xml" not in names:
+        return "a ZIP archive"
+    content_types = archive.read("[Content_Types].xml")
+    if b"macroEnabled" in content_types:
+        return "a macro-enabled workbook (.xlsm)"
+    for member in members:
+        if member.filename.endswith((".xml", ".rels", ".vml")):
+            data = archive.read(member)
+            if b"<!ENTITY" in data or b"<!DOCTYPE" in data:
+                raise reject(
+                    f"the workbook part {member.filename} declares XML entities; it is refused as unsafe. "
+                    f"Open it in Excel and {SAVE_AS_XLSX} again",
+                    "unsafe_workbook",
+                )
     return "xlsx"
 
 
