@@ -586,6 +586,14 @@ def test_too_many_rows_and_columns() -> None:
     assert error["msg"].startswith("Cell GS14 on sheet 'statements': too many columns: the limit is 200")
 
 
+def test_a_csv_padded_with_blank_rows_up_to_the_size_limit_is_accepted_quickly() -> None:
+    content = csv_bytes(filled()) + b",,,,\r\n" * 300_000
+    assert len(content) < 2_000_000
+    started = time.perf_counter()
+    assert len(parse_statement_import("a.csv", content).periods) == 2
+    assert time.perf_counter() - started < 2.0
+
+
 def test_a_far_away_styled_but_empty_cell_is_a_trailing_blank() -> None:
     """Formatting the last cell of the sheet (XFD1048576) must neither fail nor pad a million rows."""
     workbook = load_workbook(io.BytesIO(xlsx_bytes(filled())))

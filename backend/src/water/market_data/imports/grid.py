@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import warnings
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -84,7 +83,7 @@ def read_csv(text: str) -> Grid:
     row = 0
     try:
         for row, record in enumerate(reader, start=1):
-            if not _add_row(grid, row, (Cell("text", value) for value in record)):
+            if any(record) and not _add_csv_row(grid, row, record):
                 break
     except csv.Error as exc:
         grid.errors.append(grid.issue(f"the CSV is malformed ({exc}); check the quotes", "malformed_csv", row=row + 1))
@@ -93,8 +92,11 @@ def read_csv(text: str) -> Grid:
     return grid
 
 
-def _add_row(grid: Grid, row: int, cells: Iterable[Cell]) -> bool:
-    return all(grid.add(row, column, cell) for column, cell in enumerate(cells, start=1))
+def _add_csv_row(grid: Grid, row: int, record: list[str]) -> bool:
+    for column, value in enumerate(record, start=1):
+        if value and not value.isspace() and not grid.add(row, column, Cell("text", value)):
+            return False
+    return True
 
 
 def _check_delimiter(grid: Grid) -> None:
