@@ -10,6 +10,6 @@ with open(sys.argv[1], "w") as out:
     out.write("\n".join(d for d in deps if not d.startswith("water-engine")) + "\n")
 PY
 cat requirements-dev.txt >> "$tmp"
-.venv/bin/uv pip compile "$tmp" -o requirements.lock --no-header -q
+.venv/bin/uv pip compile "$tmp" -o requirements.lock --no-header -q --universal --python-version 3.11
 rm -f "$tmp"
 echo "requirements.lock updated"

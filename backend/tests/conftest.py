@@ -37,7 +37,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     db_session.dispose_engine()
-    stack.stop_embedded()
+    stack.release()
 
 
 @pytest.fixture(autouse=True)

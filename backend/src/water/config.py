@@ -62,8 +62,10 @@ class Settings(BaseSettings):
     market_data_burst: int = 1
     market_data_daily_budget: int = 25
     market_data_demo: bool | None = None  # None: demo data exactly when no API key is set
+    market_data_benchmark: str | None = None  # the beta benchmark; default SPY (DSPY with demo data)
 
     worker_metrics_port: int = 9808
+    worker_metrics_host: str = "127.0.0.1"  # 0.0.0.0 in containers, so Prometheus can scrape the pod
     beat_heartbeat_seconds: int = 15
     demo_email: str = "demo@water.example"
     demo_password: SecretStr = SecretStr("water-demo-password")

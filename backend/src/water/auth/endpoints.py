@@ -84,7 +84,10 @@ def logout(
     """Sign out: revoke the refresh token's whole family and clear the cookie."""
     service.logout(session, water_refresh)
     response.status_code = status.HTTP_204_NO_CONTENT
-    response.delete_cookie(REFRESH_COOKIE, path=REFRESH_COOKIE_PATH)
+    settings = get_settings()
+    response.delete_cookie(
+        REFRESH_COOKIE, path=REFRESH_COOKIE_PATH, httponly=True, samesite="strict", secure=not settings.is_development
+    )
     return response
 
 

@@ -52,7 +52,7 @@ def sign_up(session: Session, data: SignUp) -> tuple[Organization, User]:
     try:
         session.flush()
     except IntegrityError as exc:  # a concurrent sign-up with the same email
-        raise Conflict("An account with this email already exists.") from exc
+        raise Conflict("An account with this email already exists.", code="email_taken") from exc
     principal = Principal(organization_id=organization.id, role=Role.admin, user_id=user.id)
     audit.record(
         session,
@@ -110,9 +110,13 @@ def rotate_refresh_token(session: Session, presented: str) -> tuple[str, int, st
     token = repo.by_hash(sha256(presented))
     if token is None:
         raise Unauthenticated("The refresh token is not valid; sign in again.")
-    if token.rotated_at is not None or token.revoked_at is not None:
+    if token.rotated_at is not None:
         _revoke_family_now(token.family_id)
         raise RefreshReuse("This refresh token was already used; every session of this sign-in is now revoked.")
+    if token.revoked_at is not None:
+        raise Unauthenticated(
+            "This sign-in has ended (signed out or revoked); sign in again.", code="refresh_token_revoked"
+        )
     if token.expires_at <= datetime.now(UTC):
         raise Unauthenticated("The refresh token has expired; sign in again.")
     user = UserLookup(session).by_id(token.user_id)

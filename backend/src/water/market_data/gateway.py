@@ -20,7 +20,7 @@ from ..config import get_settings
 from . import cache, snapshots
 from .errors import RateLimited
 from .providers.base import ProviderRequest, RawResponse
-from .quota import RateLimiter
+from .quota import Plan, RateLimiter
 
 provider_calls = Counter(
     "water_market_data_provider_calls",
@@ -75,24 +75,20 @@ class Gateway:
         return stored
 
 
-def _transport() -> tuple[Any, str]:
+@lru_cache
+def default_gateway() -> Gateway:
+    """Alpha Vantage with the configured plan, or the generated demo data (not metered) without an API key."""
     settings = get_settings()
     if settings.use_demo_market_data:
         from .demo import DemoTransport
 
-        return DemoTransport(), "alphavantage"
+        unlimited = RateLimiter("demo", Plan(requests_per_second=10_000, burst=10_000, daily_budget=-1))
+        return Gateway(DemoTransport().fetch, "demo", limiter=unlimited)
     from .providers.alphavantage import AlphaVantageTransport
 
     key = settings.alphavantage_api_key.get_secret_value() if settings.alphavantage_api_key else ""
-    return AlphaVantageTransport(
-        key, settings.alphavantage_base_url, settings.alphavantage_timeout_seconds
-    ), "alphavantage"
-
-
-@lru_cache
-def default_gateway() -> Gateway:
-    transport, name = _transport()
-    return Gateway(transport.fetch, name)
+    transport = AlphaVantageTransport(key, settings.alphavantage_base_url, settings.alphavantage_timeout_seconds)
+    return Gateway(transport.fetch, "alphavantage")
 
 
 def default_provider() -> Any:

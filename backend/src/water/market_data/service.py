@@ -34,7 +34,10 @@ STATEMENT_FUNCTIONS = ("INCOME_STATEMENT", "BALANCE_SHEET", "CASH_FLOW")
 
 
 def benchmark_symbol() -> str:
-    return "DSPY" if get_settings().use_demo_market_data else "SPY"
+    settings = get_settings()
+    if settings.market_data_benchmark:
+        return settings.market_data_benchmark
+    return "DSPY" if settings.use_demo_market_data else "SPY"
 
 
 @dataclass(frozen=True)
@@ -286,7 +289,7 @@ def import_statements(
         content_hash=hashlib.sha256(content).hexdigest(),
         size_bytes=len(content),
         periods=len(result.periods),
-        warnings=list(result.warnings),
+        warnings=[w.to_dict() for w in result.warnings],
         created_by_id=principal.user_id,
     )
     repo = MarketDataRepository(session)

@@ -69,7 +69,8 @@ celery_app = create_celery()
 @worker_init.connect
 def _serve_worker_metrics(**_kwargs: object) -> None:
     """Serve the prefork children's aggregated metrics (PROMETHEUS_MULTIPROC_DIR) for Prometheus to scrape."""
-    port = get_settings().worker_metrics_port
+    settings = get_settings()
+    port = settings.worker_metrics_port
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR") or port <= 0:
         return
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
@@ -77,7 +78,7 @@ def _serve_worker_metrics(**_kwargs: object) -> None:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     try:
-        start_http_server(port, addr="127.0.0.1", registry=registry)
+        start_http_server(port, addr=settings.worker_metrics_host, registry=registry)
     except OSError as exc:
         structlog.get_logger("water.worker").warning("worker_metrics.unavailable", port=port, error=str(exc))
 

@@ -1,0 +1,246 @@
+"""Market data through the API, on the project's generated demo data (served through the real provider code)."""
+
+from __future__ import annotations
+
+import io
+import time
+from datetime import date
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from water.market_data.imports import template_csv
+from water.models import FinancialPeriod, MarketDataSnapshot
+
+from ...factories import Factory, Org
+
+
+def _demo_company(client: TestClient, org: Org, symbol: str = "DAQI") -> dict:  # type: ignore[type-arg]
+    response = client.post("/api/companies/from-symbol", json={"symbol": symbol}, headers=org.admin.headers)
+    assert response.status_code == 201, response.text
+    return dict(response.json())
+
+
+def test_symbol_search_and_company_from_symbol(client: TestClient, factory: Factory) -> None:
+    org = factory.organization(with_roles=False)
+    matches = client.get("/api/symbols/search", params={"q": "aquifer"}, headers=org.admin.headers).json()
+    assert matches[0]["symbol"] == "DAQI"
+    company = _demo_company(client, org)
+    assert company["ticker"] == "DAQI"
+    assert "(demo data)" in company["name"]
+    assert company["sector"]
+    assert company["is_demo"] is True
+    again = client.post("/api/companies/from-symbol", json={"symbol": "daqi"}, headers=org.admin.headers)
+    assert again.status_code == 409
+
+
+def test_unknown_symbol_is_a_404_problem(client: TestClient, factory: Factory) -> None:
+    org = factory.organization(with_roles=False)
+    response = client.post("/api/companies/from-symbol", json={"symbol": "NOPE"}, headers=org.admin.headers)
+    assert response.status_code == 404
+    assert response.json()["code"] == "symbol_not_found"
+
+
+def test_quote_is_cached_snapshotted_and_etagged(client: TestClient, factory: Factory, db: Session) -> None:
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    first = client.get(f"/api/companies/{company['id']}/quote", headers=org.admin.headers)
+    assert first.status_code == 200
+    body = first.json()
+    assert body["price"] > 0
+    assert body["stale"] is False
+    assert len(body["snapshot_ids"]) == 1
+    snapshot = db.get(MarketDataSnapshot, __import__("uuid").UUID(body["snapshot_ids"][0]))
+    assert snapshot is not None
+    assert snapshot.function == "GLOBAL_QUOTE"
+    assert snapshot.symbol == "DAQI"
+    count = db.scalar(select(func.count()).select_from(MarketDataSnapshot))
+    second = client.get(
+        f"/api/companies/{company['id']}/quote", headers={**org.admin.headers, "If-None-Match": first.headers["etag"]}
+    )
+    assert second.status_code == 304
+    assert db.scalar(select(func.count()).select_from(MarketDataSnapshot)) == count  # deduplicated, nothing new
+
+
+def test_prices_interval_and_range(client: TestClient, factory: Factory) -> None:
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    daily = client.get(
+        f"/api/companies/{company['id']}/prices",
+        params={"from": "2025-01-01", "to": "2025-03-31"},
+        headers=org.admin.headers,
+    ).json()
+    assert all("2025-01-01" <= b["day"] <= "2025-03-31" for b in daily["bars"])
+    weekly = client.get(
+        f"/api/companies/{company['id']}/prices",
+        params={"interval": "weekly", "from": "2025-01-01", "to": "2025-03-31"},
+        headers=org.admin.headers,
+    ).json()
+    assert 12 <= len(weekly["bars"]) <= 14 < len(daily["bars"])
+    bad = client.get(
+        f"/api/companies/{company['id']}/prices",
+        params={"from": "2025-03-01", "to": "2025-01-01"},
+        headers=org.admin.headers,
+    )
+    assert bad.status_code == 422
+
+
+def _refresh(client: TestClient, org: Org, company_id: str) -> None:
+    """Run the refresh in-process (the worker path is tested in test_refresh_worker.py)."""
+    from water.db.session import new_session
+    from water.market_data import service
+    from water.models import Company
+
+    with new_session() as session:
+        company = session.get(Company, __import__("uuid").UUID(company_id))
+        assert company is not None
+        service.refresh_company(session, company, deadline=time.monotonic() + 60)
+        session.commit()
+
+
+def test_financials_normalized_with_provenance(client: TestClient, factory: Factory, db: Session) -> None:
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    _refresh(client, org, company["id"])
+    body = client.get(f"/api/companies/{company['id']}/financials", headers=org.admin.headers).json()
+    kinds = {p["period_type"] for p in body["periods"]}
+    assert kinds == {"annual", "quarterly", "ttm"}
+    ttm = next(p for p in body["periods"] if p["period_type"] == "ttm")
+    revenue = ttm["figures"]["revenue"]
+    assert revenue["source"].startswith("TTM(INCOME_STATEMENT.totalRevenue@")
+    assert revenue["snapshot_id"]
+    quarters = sorted(
+        (p for p in body["periods"] if p["period_type"] == "quarterly"), key=lambda p: p["fiscal_date_ending"]
+    )[-4:]
+    assert revenue["value"] == pytest.approx(sum(q["figures"]["revenue"]["value"] for q in quarters))
+    assert body["statement_currency"] == "USD"
+    only_annual = client.get(
+        f"/api/companies/{company['id']}/financials", params={"period_type": "annual"}, headers=org.admin.headers
+    ).json()
+    assert {p["period_type"] for p in only_annual["periods"]} == {"annual"}
+
+
+def test_market_inputs_beta_matches_numpy_least_squares(client: TestClient, factory: Factory) -> None:
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    benchmark = _demo_company(client, org, "DSPY")
+    inputs = client.get(f"/api/companies/{company['id']}/market-inputs", headers=org.admin.headers).json()
+    beta = inputs["beta"]
+    assert beta["benchmark"] == "DSPY"
+    assert beta["frequency"] == "weekly"
+    assert 90 <= beta["observations"] <= 110  # two years of weeks
+    params = {"interval": "weekly", "from": beta["from"], "to": beta["to"]}
+    stock = client.get(f"/api/companies/{company['id']}/prices", params=params, headers=org.admin.headers).json()[
+        "bars"
+    ]
+    market = client.get(f"/api/companies/{benchmark['id']}/prices", params=params, headers=org.admin.headers).json()[
+        "bars"
+    ]
+    common = sorted(set(b["day"] for b in stock) & set(b["day"] for b in market))
+    s = np.array([next(b["adjusted_close"] or b["close"] for b in stock if b["day"] == d) for d in common])
+    m = np.array([next(b["adjusted_close"] or b["close"] for b in market if b["day"] == d) for d in common])
+    slope, _intercept = np.polyfit(m[1:] / m[:-1] - 1, s[1:] / s[:-1] - 1, 1)
+    assert beta["value"] == pytest.approx(slope, rel=1e-9)
+    assert 0 < beta["r_squared"] <= 1
+    assert inputs["risk_free_rate"]["value"] < 0.2  # a decimal, not a percent
+    assert inputs["price"]["value"] > 0
+    assert date.fromisoformat(inputs["price"]["as_of"])
+
+
+def test_quota_endpoint(client: TestClient, factory: Factory) -> None:
+    org = factory.organization()
+    quota = client.get("/api/market-data/quota", headers=org.as_role("viewer").headers).json()
+    assert quota["provider"] == "demo"
+    assert quota["remaining_today"] is None  # demo data is not metered
+
+
+def test_import_template_and_all_or_nothing_import(client: TestClient, factory: Factory, db: Session) -> None:
+    org = factory.organization()
+    analyst = org.as_role("analyst")
+    company = factory.company(analyst, name="Family Bakery", ticker=None, is_private=True)
+    for extension in ("csv", "xlsx"):
+        template = client.get(f"/api/market-data/import-template.{extension}", headers=analyst.headers)
+        assert template.status_code == 200
+        assert "attachment" in template.headers["content-disposition"]
+    rejected = client.post(
+        f"/api/companies/{company['id']}/statements/import",
+        files={"file": ("statements.csv", template_csv(), "text/csv")},  # the empty template: required lines are blank
+        headers=analyst.headers,
+    )
+    assert rejected.status_code == 422
+    problem = rejected.json()
+    assert problem["errors"]
+    assert all("loc" in e and "msg" in e for e in problem["errors"])
+    assert (
+        db.scalar(
+            select(func.count())
+            .select_from(FinancialPeriod)
+            .where(FinancialPeriod.company_id == __import__("uuid").UUID(company["id"]))
+        )
+        == 0
+    )
+
+
+def test_import_a_filled_template(client: TestClient, factory: Factory) -> None:
+    org = factory.organization()
+    analyst = org.as_role("analyst")
+    company = factory.company(analyst, name="Family Bakery", ticker=None, is_private=True)
+    rows = [
+        "line,label,2023-12-31,2024-12-31",
+        "period_type,,annual,annual",
+        "currency,,EUR,EUR",
+        "revenue,,1000,1100", "ebit,,100,120", "depreciation_amortization,,30,32", "pretax_income,,90,110",
+        "income_tax,,20,25", "capex,,40,45", "change_in_working_capital,,5,6", "cash,,50,60",
+        "total_debt,,200,190", "book_equity,,300,330", "total_assets,,700,740", "total_liabilities,,400,410",
+        "shares_outstanding,,1000000,1000000",
+    ]  # fmt: skip
+    content = ("\n".join(rows) + "\n").encode()
+    response = client.post(
+        f"/api/companies/{company['id']}/statements/import",
+        files={"file": ("bakery.csv", io.BytesIO(content), "text/csv")},
+        headers=analyst.headers,
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["periods"] == 2
+    periods = client.get(f"/api/companies/{company['id']}/financials", headers=analyst.headers).json()["periods"]
+    latest = next(p for p in periods if p["fiscal_date_ending"] == "2024-12-31")
+    assert latest["currency"] == "EUR"
+    assert latest["source_kind"] == "import"
+    assert latest["figures"]["revenue"] == {"value": 1100.0, "source": "import:csv!row 4 col D", "snapshot_id": None}
+    events = client.get("/api/audit-events", params={"object_id": company["id"]}, headers=org.admin.headers).json()[
+        "items"
+    ]
+    assert events[0]["action"] == "company.statements_import"
+    viewer = client.post(
+        f"/api/companies/{company['id']}/statements/import",
+        files={"file": ("b.csv", io.BytesIO(content), "text/csv")},
+        headers=org.as_role("viewer").headers,
+    )
+    assert viewer.status_code == 403
+
+
+def test_market_data_of_a_private_company_is_a_clear_422(client: TestClient, factory: Factory) -> None:
+    org = factory.organization(with_roles=False)
+    company = factory.company(org.admin, ticker=None, is_private=True)
+    response = client.get(f"/api/companies/{company['id']}/quote", headers=org.admin.headers)
+    assert response.status_code == 422
+    assert "ticker" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/quote"), ("GET", "/prices"), ("GET", "/financials"), ("GET", "/market-inputs"),
+        ("POST", "/refresh"), ("POST", "/valuation-runs"),
+    ],
+)  # fmt: skip
+def test_another_organizations_company_is_404(client: TestClient, factory: Factory, method: str, path: str) -> None:
+    owner = factory.organization(with_roles=False)
+    company = _demo_company(client, owner)
+    intruder = factory.organization(with_roles=False)
+    kwargs = {"json": {"methods": ["fcff_ginzu"]}} if path == "/valuation-runs" else {}
+    response = client.request(method, f"/api/companies/{company['id']}{path}", headers=intruder.admin.headers, **kwargs)
+    assert response.status_code == 404
