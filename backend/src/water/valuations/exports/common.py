@@ -159,12 +159,13 @@ _UNIT_WORDS: tuple[tuple[str, Unit], ...] = (
 def _unit_of(doc: str, annotation: Any) -> Unit:
     if annotation is bool:
         return "flag"
-    m = re.search(r"\(([^()]*)\)", doc)
-    if m:
+    for m in re.finditer(r"\(([^()]*)\)", doc):
         words = m.group(1).lower()
         for word, unit in _UNIT_WORDS:
             if words.startswith(word):
                 return unit
+    if re.search(r"(^|, )currency$", doc.strip().lower()):
+        return "money"
     if annotation is int:
         return "count"
     if annotation is str:
@@ -172,10 +173,18 @@ def _unit_of(doc: str, annotation: Any) -> Unit:
     return "number"
 
 
+_ACRONYMS = {"ebitda", "ebit", "fcf", "fcff", "fcfe", "roe", "roc", "erp", "nol", "eps", "dps", "ev", "iqr"}
+
+
 def _label_of(name: str, doc: str) -> str:
-    text = doc.split(" (")[0].split(";")[0].strip() if doc else ""
-    if not text:
-        text = name.replace("_", " ")
+    text = doc.split(";")[0]
+    for m in re.finditer(r"\s*\(([^()]*)\)", text):
+        if any(m.group(1).lower().startswith(word) for word, _ in _UNIT_WORDS):
+            text = text[: m.start()]
+            break
+    text = re.sub(r"(^|,\s*)currency$", "", text.strip(), flags=re.IGNORECASE).strip().rstrip(",")
+    if len(text) < 3 or text.lower().startswith("e.g."):
+        text = " ".join(w.upper() if w in _ACRONYMS else w for w in name.split("_"))
     return text[0].upper() + text[1:]
 
 
@@ -207,7 +216,10 @@ def _walk(cls: type, prefix: str, out: dict[str, FieldInfo]) -> None:
         doc = str(f.metadata.get("doc", ""))
         annotation = hints.get(f.name)
         path = f"{prefix}{f.name}"
-        out[path] = FieldInfo(_label_of(f.name, doc), _unit_of(doc, _plain(annotation)), doc)
+        unit = _unit_of(doc, _plain(annotation))
+        if f.name == "price" and unit in ("money", "number"):
+            unit = "per_share"
+        out[path] = FieldInfo(_label_of(f.name, doc), unit, doc)
         inner = _dataclass_in(annotation)
         if inner is not None:
             _walk(inner, f"{path}.", out)
