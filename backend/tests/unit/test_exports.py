@@ -341,6 +341,19 @@ def test_pdf_has_only_the_sections_of_the_methods_run(tmp_path: Path) -> None:
     assert "Valuation report: Plain Co (KO)" in text
 
 
+def test_pdf_thins_a_large_sensitivity_grid_around_the_base(tmp_path: Path) -> None:
+    run = make_run(coca_cola())
+    request = run["requests"]["sensitivity"]
+    wacc, target = coca_cola()["inputs"]["initial_cost_of_capital"], coca_cola()["inputs"]["target_margin"]
+    request["inputs"]["rows"]["values"] = [wacc + (i - 30) * 0.001 for i in range(51)]
+    request["inputs"]["columns"]["values"] = [target + (j - 20) * 0.005 for j in range(45)]
+    run["results"]["sensitivity"] = water_engine.run(request)
+    text = pdftotext(build_report_pdf(run), tmp_path)
+    assert "values are shown (evenly spaced, the base case kept)" in " ".join(text.split())
+    grid_lines = [line for line in text.splitlines() if line.strip().startswith("7.32%")]
+    assert any("39.94" in line for line in grid_lines)  # the base row and cell are kept
+
+
 def test_pdf_without_a_ginzu_dcf(full_run: dict[str, Any], tmp_path: Path) -> None:
     text = pdftotext(build_report_pdf(without_ginzu(full_run)), tmp_path)
     lines = {line.strip() for line in text.splitlines()}

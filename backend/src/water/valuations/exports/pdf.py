@@ -682,7 +682,8 @@ def _axis_text(value: Any, path: str, model: str) -> str:
     return fmt_value(value, info.unit)
 
 
-def _sensitivity(run: Mapping[str, Any], ss: StyleSheet1, currency: str) -> list[Flowable]:
+def _sensitivity(run: Mapping[str, Any], ss: StyleSheet1, currency: str) -> tuple[list[Flowable], bool]:
+    """The grid's flowables, and whether it needs a landscape page (more than 10 columns)."""
     o = _outputs(run, "sensitivity")
     base = (_request(run, "sensitivity").get("inputs") or {}).get("base") or {}
     model = str(base.get("model") or "fcff_ginzu")
@@ -694,37 +695,73 @@ def _sensitivity(run: Mapping[str, Any], ss: StyleSheet1, currency: str) -> list
     row_label = lookup_field(model, row_path.removeprefix("inputs.")).label
     col_label = lookup_field(model, col_path.removeprefix("inputs.")).label
     corner = ParagraphStyle("Corner", parent=ss["Cell"], textColor=colors.white, fontSize=6.5, leading=8)
-    rows: list[list[Any]] = [[_p("rows \\ columns", corner), *[_axis_text(v, col_path, model) for v in cols_v]]]
-    for i, rv in enumerate(rows_v):
+    ri = _thin(len(rows_v), _MAX_GRID_ROWS, bi)
+    ci = _thin(len(cols_v), _MAX_GRID_COLUMNS, bj)
+    wide = len(ci) > 10
+    rows: list[list[Any]] = [[_p("rows \\ columns", corner), *[_axis_text(cols_v[j], col_path, model) for j in ci]]]
+    for i in ri:
         line = grid[i] if i < len(grid) else []
-        rows.append([_axis_text(rv, row_path, model), *[_share(v) if v is not None else "n/a" for v in line]])
+        rows.append(
+            [
+                _axis_text(rows_v[i], row_path, model),
+                *[_share(line[j]) if j < len(line) and line[j] is not None else "n/a" for j in ci],
+            ]
+        )
+    font = 7.5 if not wide else 6
     extra: list[tuple[Any, ...]] = [
         ("BACKGROUND", (0, 1), (0, -1), _LIGHT),
-        ("FONT", (0, 1), (0, -1), "Helvetica-Bold", 7.5),
+        ("FONT", (0, 1), (0, -1), "Helvetica-Bold", font),
         ("ROWBACKGROUNDS", (1, 1), (-1, -1), [colors.white]),
+        ("LEFTPADDING", (1, 0), (-1, -1), 1.5),
+        ("RIGHTPADDING", (1, 0), (-1, -1), 2),
     ]
-    if bi >= 0 and bj >= 0:
+    if bi in ri and bj in ci:
+        cell = (ci.index(bj) + 1, ri.index(bi) + 1)
         extra += [
-            ("BACKGROUND", (bj + 1, bi + 1), (bj + 1, bi + 1), _BASE_BG),
-            ("FONT", (bj + 1, bi + 1), (bj + 1, bi + 1), "Helvetica-Bold", 7.5),
-            ("BOX", (bj + 1, bi + 1), (bj + 1, bi + 1), 0.8, _NAVY),
+            ("BACKGROUND", cell, cell, _BASE_BG),
+            ("FONT", cell, cell, "Helvetica-Bold", font),
+            ("BOX", cell, cell, 0.8, _NAVY),
         ]
-    n = max(len(cols_v), 1)
-    avail = A4[0] - 2 * _MARGIN - 42 * mm
-    col_w = min(24 * mm, avail / n)
-    font = 7.5 if n <= 9 else 6
-    return [
-        CondPageBreak(60 * mm),
+    n = max(len(ci), 1)
+    page_width = landscape(A4)[0] if wide else A4[0]
+    col_w = min(24 * mm, (page_width - 2 * _MARGIN - 22 * mm) / n)
+    thinned = len(ri) < len(rows_v) or len(ci) < len(cols_v)
+    note = (
+        f"Value per share ({currency}) for each pair of {row_label.lower()} (rows) and {col_label.lower()} "
+        f"(columns); every cell is a full revaluation. The shaded cell is the base case "
+        f"({_share(o.get('base_value'))})."
+    )
+    if thinned:
+        note += (
+            f" Only {len(ri)} x {len(ci)} of the {len(rows_v)} x {len(cols_v)} values are shown (evenly spaced, "
+            "the base case kept); the workbook has the full grid."
+        )
+    body: list[Flowable] = [
+        Spacer(1, 4 * mm),
         _p("Sensitivity", ss["Heading1"]),
-        _p(
-            f"Value per share ({currency}) for each pair of {row_label.lower()} (rows) and {col_label.lower()} "
-            f"(columns); every cell is a full revaluation. The shaded cell is the base case "
-            f"({_share(o.get('base_value'))}).",
-            ss["Note"],
-        ),
+        _p(note, ss["Note"]),
         Spacer(1, 2 * mm),
-        _table(rows, [42 * mm] + [col_w] * n, font_size=font, extra=extra),
+        _table(rows, [22 * mm] + [col_w] * n, font_size=font, extra=extra),
     ]
+    return [CondPageBreak(60 * mm), *body], wide
+
+
+_MAX_GRID_ROWS = 41
+_MAX_GRID_COLUMNS = 21
+
+
+def _thin(n: int, limit: int, keep: int) -> list[int]:
+    """Indices 0..n-1, every k-th one when n > limit, always keeping `keep` (the base) and the ends."""
+    if n <= limit:
+        return list(range(n))
+    step = math.ceil(n / limit)
+    picked = set(range(keep % step if keep >= 0 else 0, n, step)) | {0, n - 1}
+    if keep >= 0:
+        picked.add(keep)
+    out = sorted(picked)
+    while len(out) > limit + 2:
+        out = out[::2] if keep < 0 else sorted(set(out[::2]) | {keep})
+    return out
 
 
 def _nearest(values: Sequence[Any], base: Any) -> int:
@@ -1248,17 +1285,23 @@ def build_report_pdf(run: Mapping[str, Any]) -> bytes:
     story: list[Flowable] = _summary(run, ss)
     story += _assumptions(run, ss, currency)
     has_ginzu, has_explicit = _has(run, "fcff_ginzu"), _has(run, "fcff_explicit")
-    if has_ginzu or has_explicit:
-        story += [NextPageTemplate("landscape"), PageBreak()]
-        if has_ginzu:
-            story += _ginzu_schedule(run, ss, currency)
-        else:
-            story.append(_p("Schedule", ss["Heading1"]))
-        if has_explicit:
-            story += _explicit_schedule(run, ss, currency)
-        story += [NextPageTemplate("portrait"), PageBreak()]
+    wide_pages: list[Flowable] = []
+    if has_ginzu:
+        wide_pages += _ginzu_schedule(run, ss, currency)
+    elif has_explicit:
+        wide_pages.append(_p("Schedule", ss["Heading1"]))
+    if has_explicit:
+        wide_pages += _explicit_schedule(run, ss, currency)
+    sensitivity: list[Flowable] = []
+    if _has(run, "sensitivity"):
+        sensitivity, wide_grid = _sensitivity(run, ss, currency)
+        if wide_grid:
+            wide_pages += sensitivity
+            sensitivity = []
+    if wide_pages:
+        story += [NextPageTemplate("landscape"), PageBreak(), *wide_pages, NextPageTemplate("portrait"), PageBreak()]
+    story += sensitivity
     sections = (
-        ("sensitivity", _sensitivity),
         ("scenarios", _scenarios),
         ("comparables", _comparables),
         ("football_field", _football),
@@ -1266,8 +1309,7 @@ def build_report_pdf(run: Mapping[str, Any]) -> bytes:
     )
     for method, section in sections:
         if _has(run, method):
-            story += section(run, ss, currency)
-            story.append(Spacer(1, 4 * mm))
+            story += [*section(run, ss, currency), Spacer(1, 4 * mm)]
     story += _other_methods(run, ss, currency)
     story += _conventions(run, ss)
     story += _provenance(run, ss)
