@@ -8,11 +8,12 @@ up by their hash.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import update
 from sqlalchemy.orm import Session
@@ -41,18 +42,22 @@ def _principal_from_api_key(session: Session, key: str) -> Principal:
     return Principal(organization_id=api_key.organization_id, role=api_key.role, api_key_id=api_key.id)
 
 
-def current_principal(
+async def current_principal(
     request: Request,
     session: Annotated[Session, Depends(get_session)],
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
-    """The caller, from a Bearer access token or an API key; 401 otherwise."""
+    """The caller, from a Bearer access token or an API key; 401 otherwise.
+
+    Async on purpose: a Bearer token is verified in the event loop (no I/O, ~40 µs), which saves
+    a thread-pool hop on every request; only the API-key lookup goes to the thread pool.
+    """
     credential = api_key or bearer
     if not credential:
         raise Unauthenticated("Sign in, or send an API key.")
     if credential.startswith(API_KEY_PREFIX):
-        principal = _principal_from_api_key(session, credential)
+        principal = await run_in_threadpool(_principal_from_api_key, session, credential)
     else:
         claims = decode_access_token(credential)
         try:
@@ -67,10 +72,10 @@ def current_principal(
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Principal]:
+def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only when the caller's role has `permission`."""
 
-    def check(principal: CurrentPrincipal) -> Principal:
+    async def check(principal: CurrentPrincipal) -> Principal:  # async: no I/O, no thread-pool hop
         if not principal.can(permission):
             raise Forbidden(f"Your role ({principal.role.value}) may not {permission.value} here.")
         return principal

@@ -20,6 +20,13 @@ class MarketDataRepository:
 
     def record_dataset(self, company: Company, dataset: str, snapshot_ids: Sequence[str], fetched_at: datetime) -> None:
         ids = [uuid.UUID(s) for s in snapshot_ids]
+        current = self.session.execute(
+            select(CompanyDataset.snapshot_ids).where(
+                CompanyDataset.company_id == company.id, CompanyDataset.dataset == dataset
+            )
+        ).first()
+        if current is not None and list(current[0]) == ids:
+            return  # unchanged (a cache hit): no write, so concurrent reads never queue on this row's lock
         statement = insert(CompanyDataset).values(
             company_id=company.id,
             dataset=dataset,
