@@ -77,6 +77,7 @@ POLL_SECONDS = 0.05
 STARTED: list[subprocess.Popen[bytes]] = []
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ALIAS = re.compile(r"^(D[A-Z]{3})(\d{3})$")
+CLIENT = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=16))  # one client: no TLS set-up per call
 
 
 class AliasingFake(FakeAlphaVantage):
@@ -89,6 +90,23 @@ class AliasingFake(FakeAlphaVantage):
     def __init__(self) -> None:
         super().__init__()
         self._memo: dict[tuple[tuple[str, str], ...], tuple[int, str, bytes]] = {}
+        # FakeAlphaVantage as shipped leaves Nagle on: a small response written after its headers
+        # waits for the client's delayed ACK, about 40 ms per request on loopback. TCP_NODELAY is
+        # set per new connection while this is True (the default here); False keeps the shipped behaviour.
+        self.nodelay = True
+
+    def start(self) -> AliasingFake:
+        super().start()
+        assert self._server is not None
+        fake = self
+
+        class Handler(self._server.RequestHandlerClass):  # type: ignore[name-defined,misc]
+            @property
+            def disable_nagle_algorithm(self) -> bool:  # read by StreamRequestHandler.setup per connection
+                return fake.nodelay
+
+        self._server.RequestHandlerClass = Handler
+        return self
 
     def answer(self, query: dict[str, str]) -> tuple[int, str, bytes]:
         symbol = query.get("symbol", "")
@@ -215,7 +233,7 @@ def start_api(env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes],
         if process.poll() is not None:
             sys.exit(f"the API exited with {process.returncode}; log:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{base}/api/readyz", timeout=2).status_code == 200:
+            if CLIENT.get(f"{base}/api/readyz", timeout=2).status_code == 200:
                 return process, base
         except httpx.HTTPError:
             pass
@@ -246,16 +264,17 @@ def wait_worker_ready(process: subprocess.Popen[bytes], concurrency: int, log: P
 def sign_up(base: str, n: int) -> dict[str, str]:
     email = f"md-bench-{n}-{secrets.token_hex(3)}@water.example"
     body = {"organization_name": f"MD Bench {n}", "email": email, "password": PASSWORD}
-    check(httpx.post(f"{base}/api/auth/signup", json=body, timeout=60), "signup")
+    check(CLIENT.post(f"{base}/api/auth/signup", json=body, timeout=60), "signup")
     token = check(
-        httpx.post(f"{base}/api/auth/token", data={"username": email, "password": PASSWORD}, timeout=60), "token"
+        CLIENT.post(f"{base}/api/auth/token", data={"username": email, "password": PASSWORD}, timeout=60), "token"
     )["access_token"]
+    CLIENT.cookies.clear()  # the refresh-token cookie; requests here use the Bearer header only
     return {"Authorization": f"Bearer {token}"}
 
 
 def create_from_symbol(base: str, headers: dict[str, str], symbol: str) -> str:
     company = check(
-        httpx.post(f"{base}/api/companies/from-symbol", json={"symbol": symbol}, headers=headers, timeout=60),
+        CLIENT.post(f"{base}/api/companies/from-symbol", json={"symbol": symbol}, headers=headers, timeout=60),
         f"from-symbol {symbol}",
     )
     return str(company["id"])
@@ -265,7 +284,7 @@ def enqueue_refreshes(base: str, targets: list[tuple[dict[str, str], str]]) -> l
     def one(target: tuple[dict[str, str], str]) -> str:
         headers, company_id = target
         job = check(
-            httpx.post(f"{base}/api/companies/{company_id}/refresh", headers=headers, timeout=60),
+            CLIENT.post(f"{base}/api/companies/{company_id}/refresh", headers=headers, timeout=60),
             f"refresh {company_id}",
         )
         return str(job["id"])
@@ -374,11 +393,13 @@ def run_wrk(url: str, headers: dict[str, str], duration: int, api_pid: int, fake
     )
 
 
-def py_spy(pids: list[int], seconds: int, out: Path) -> list[subprocess.Popen[bytes]]:
+def py_spy(pids: list[int], seconds: int, out: Path, *, idle: bool = False) -> list[subprocess.Popen[bytes]]:
+    """py-spy (raw collapsed stacks, one file per pid); `idle` keeps waiting stacks too (wall-clock view)."""
     spies = []
     for pid in pids:
         cmd = [str(VENV_BIN / "py-spy"), "record", "--pid", str(pid), "--duration", str(seconds), "--rate", "250"]
         cmd += ["--format", "raw", "--output", str(out.with_suffix(f".{pid}.txt")), "--nonblocking"]
+        cmd += ["--idle"] if idle else []
         spies.append(start(cmd, dict(os.environ), out.with_suffix(f".{pid}.log")))
     return spies
 
@@ -451,6 +472,23 @@ def refresh_run(
 # --- report --------------------------------------------------------------------------------
 
 
+def backend_source(commit: str | None, logs: Path) -> str:
+    """Export `commit`'s backend into logs/backend (when given); a description of what runs, either way."""
+    git = ["git", "-C", str(ROOT)]
+    rev = subprocess.run([*git, "rev-parse", "--short", commit or "HEAD"], capture_output=True, text=True).stdout
+    if commit:
+        paths = ["backend/src", "backend/migrations", "backend/alembic.ini"]
+        archive = subprocess.run([*git, "archive", commit, *paths], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(logs)], input=archive.stdout, check=True)
+        return f"commit {rev.strip()} (a clean `git archive` export of backend/)"
+    dirty = subprocess.run(
+        [*git, "status", "--porcelain", "--", "backend/src", "backend/migrations"], capture_output=True, text=True
+    ).stdout.splitlines()
+    return f"working tree at {rev.strip()}" + (
+        f" with {len(dirty)} uncommitted file(s) under backend/" if dirty else ""
+    )
+
+
 def machine() -> str:
     model = "unknown CPU"
     for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -472,6 +510,14 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured wrk before each run")
     parser.add_argument("--organizations", type=int, default=34, help="organizations in the shared scenario")
     parser.add_argument("--profile", type=Path, help="record py-spy profiles into this directory")
+    parser.add_argument(
+        "--commit",
+        help="run Water from this commit (git archive of backend/src, migrations, alembic.ini into a temporary "
+        "directory, put first on PYTHONPATH) instead of the working tree",
+    )
+    parser.add_argument(
+        "--skip-as-shipped", action="store_true", help="skip the extra refresh runs with the fake's Nagle left on"
+    )
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -483,6 +529,9 @@ def main() -> None:
     recreate_db()
     fake = AliasingFake().start()
     env = water_env(fake.url, logs / "data-api")
+    source = backend_source(args.commit, logs)
+    if args.commit:
+        env["PYTHONPATH"] = str(logs / "backend" / "src")
     lines: list[str] = []
     try:
         print(f"setting up (logs in {logs}) ...", file=sys.stderr)
@@ -510,7 +559,7 @@ def main() -> None:
         }
         sizes = {}
         for name, url in urls.items():
-            response = httpx.get(url, headers=headers, timeout=30)
+            response = CLIENT.get(url, headers=headers, timeout=30)
             if response.status_code != 200:
                 sys.exit(f"{url}: HTTP {response.status_code} {response.text[:300]}")
             sizes[name] = len(response.content)
@@ -540,7 +589,7 @@ def main() -> None:
         inputs = []
         for _ in range(2):
             before, t0 = fake.counts(), time.perf_counter()
-            response = httpx.get(f"{base}/api/companies/{company}/market-inputs", headers=headers, timeout=60)
+            response = CLIENT.get(f"{base}/api/companies/{company}/market-inputs", headers=headers, timeout=60)
             elapsed = time.perf_counter() - t0
             check(response, "market-inputs")
             after = fake.counts()
@@ -549,7 +598,7 @@ def main() -> None:
         warm_times = []
         for _ in range(10):
             t0 = time.perf_counter()
-            check(httpx.get(f"{base}/api/companies/{company}/market-inputs", headers=headers, timeout=60), "inputs")
+            check(CLIENT.get(f"{base}/api/companies/{company}/market-inputs", headers=headers, timeout=60), "inputs")
             warm_times.append(time.perf_counter() - t0)
 
         # --- 2. refresh throughput --------------------------------------------------------------
@@ -581,9 +630,27 @@ def main() -> None:
                 f"{res.provider_calls} calls, load {res.load}",
                 file=sys.stderr,
             )
+        if not args.skip_as_shipped:  # new worker processes, so their connections to the fake are new too
+            fake.nodelay = False
+            for process in workers:
+                stop(process)
+            workers = [start_worker(env, logs, f"nagle{i}", "low_priority", 1) for i in (1, 2)]
+            for i, process in enumerate(workers, 1):
+                wait_worker_ready(process, 1, logs / f"worker-nagle{i}.log")
+            wait_jobs(enqueue_refreshes(base, [(headers, c) for c in first.values()] * 2), timeout=120)
+            for scenario, targets, distinct in (
+                ("distinct", distinct_targets, 100),
+                ("shared", shared_targets, len(SYMBOLS)),
+            ):
+                name = f"{scenario}, fake as shipped (Nagle on)"
+                res = refresh_run(name, base, targets, distinct, r, fake, workers, api)
+                refreshes.append(res)
+                print(f"{res.scenario}: {res.per_second:.1f} companies/s", file=sys.stderr)
+            fake.nodelay = True
         if args.profile:
             worker_pids = [p for w in workers for p in tree_pids(w.pid)]
-            spies = py_spy(worker_pids, 12, args.profile / "workers-distinct")
+            spies = py_spy(worker_pids, 15, args.profile / "workers-distinct", idle=True)
+            spies += py_spy(tree_pids(api.pid), 8, args.profile / "api-enqueue", idle=True)
             time.sleep(1)
             profiled = refresh_run("distinct (profiled)", base, distinct_targets, 100, r, fake, workers, api)
             wait_spies(spies)
@@ -598,7 +665,8 @@ def main() -> None:
             "",
             f"`wrk -t2 -c32 -d{args.duration}s --latency` with a Bearer JWT, one uvicorn worker (`water api`), "
             f"{args.rounds} interleaved round(s) after a {args.warmup} s warm-up each; company DAQI refreshed "
-            "by a worker first. Provider calls = the fake server's requests during the run.",
+            "by a worker first. Provider calls = the fake server's requests during the run. "
+            f"Water: {source}.",
             "",
             "| Endpoint | Round | Requests/s | p50 ms | p90 ms | p99 ms | Server CPU µs/request | Response bytes "
             "| Errors | Provider calls | Load | p99 ≤ 10 ms |",
