@@ -63,6 +63,7 @@ def db(connection: Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sess
     """Every session the app opens joins the test's transaction (commits become savepoints)."""
     factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     monkeypatch.setattr(db_session, "_factory", factory)
+    monkeypatch.setattr(db_session, "_side_factory", factory)
     session = factory()
     yield session
     session.close()

@@ -29,6 +29,7 @@ from .market_data.endpoints import router as market_data_router
 from .middleware import (
     AllowlistCORSMiddleware,
     BodySizeLimitMiddleware,
+    ConcurrencyLimitMiddleware,
     MetricsMiddleware,
     RequestIdMiddleware,
     UnhandledErrorMiddleware,
@@ -203,6 +204,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router)
     # Added innermost first. Outermost first they run: request id, metrics, CORS, body limit,
     # then the exception layer (unexpected errors here, the handlers above for everything else).
+    app.add_middleware(ConcurrencyLimitMiddleware, limit=2 * settings.db_pool_size)  # the pool's size with overflow
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(

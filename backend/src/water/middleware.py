@@ -5,6 +5,7 @@ Pure ASGI (not BaseHTTPMiddleware) keeps them cheap and keeps streaming working.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import time
@@ -241,3 +242,29 @@ class AllowlistCORSMiddleware(CORSMiddleware):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+class ConcurrencyLimitMiddleware:
+    """At most `limit` database-backed requests in flight per process; the rest wait their turn.
+
+    Why: a sync handler holds a pooled connection until its response has been serialized, and
+    serialization needs a worker thread. Past the pool's size, threads can all end up waiting
+    for connections held by requests that are waiting for threads. Admitting no more requests
+    than there are connections makes that impossible. Streams (SSE) and health checks bypass it.
+    """
+
+    BYPASS = ("/api/events", "/api/healthz", "/api/readyz", "/metrics")
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+        self._semaphore: asyncio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(self.BYPASS):
+            await self.app(scope, receive, send)
+            return
+        if self._semaphore is None:
+            self._semaphore = asyncio.Semaphore(self.limit)
+        async with self._semaphore:
+            await self.app(scope, receive, send)

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..config import get_settings
-from ..db.session import new_session
+from ..db.session import side_session
 from ..errors import Conflict, NotFound, Unauthenticated
 from ..models import ApiKey, Organization, RefreshToken, User
 from ..models.user import Role
@@ -95,7 +95,7 @@ def issue_tokens(session: Session, user: User, family_id: uuid.UUID | None = Non
 
 def _revoke_family_now(family_id: uuid.UUID) -> None:
     """Revoke in a transaction of its own: the revocation must survive the failing request."""
-    with new_session() as own:
+    with side_session() as own:
         RefreshTokenRepository(own).revoke_family(family_id)
         own.commit()
 

@@ -18,6 +18,8 @@ from ..config import Settings, get_settings
 
 _engine: Engine | None = None
 _factory: sessionmaker[Session] | None = None
+_side_engine: Engine | None = None
+_side_factory: sessionmaker[Session] | None = None
 PENDING_KEY = "water_after_commit"
 
 
@@ -32,13 +34,10 @@ def database_url(settings: Settings) -> str:
     return url
 
 
-def make_engine(settings: Settings) -> Engine:
+def make_engine(settings: Settings, pool_size: int | None = None) -> Engine:
+    size = pool_size or settings.db_pool_size
     return create_engine(
-        database_url(settings),
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=True,
-        pool_recycle=1800,
+        database_url(settings), pool_size=size, max_overflow=size, pool_pre_ping=True, pool_recycle=1800
     )
 
 
@@ -51,17 +50,33 @@ def get_engine() -> Engine:
 
 
 def dispose_engine() -> None:
-    global _engine, _factory
-    if _engine is not None:
-        _engine.dispose()
-    _engine = None
-    _factory = None
+    global _engine, _factory, _side_engine, _side_factory
+    for engine in (_engine, _side_engine):
+        if engine is not None:
+            engine.dispose()
+    _engine = _side_engine = None
+    _factory = _side_factory = None
 
 
 def new_session() -> Session:
     get_engine()
     assert _factory is not None
     return _factory()
+
+
+def side_session() -> Session:
+    """A session for a short transaction of its own, from a separate small pool.
+
+    For work that must commit independently of the caller's transaction (claims, snapshot
+    stores, revocations) while the caller still holds its connection: drawing that second
+    connection from the main pool could starve it (every connection held by a request
+    waiting for a second one), so side transactions have their own pool.
+    """
+    global _side_engine, _side_factory
+    if _side_factory is None:
+        _side_engine = make_engine(get_settings(), pool_size=5)
+        _side_factory = sessionmaker(bind=_side_engine, expire_on_commit=False)
+    return _side_factory()
 
 
 def after_commit(session: Session, callback: Callable[[], Any]) -> None:

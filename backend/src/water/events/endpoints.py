@@ -13,7 +13,7 @@ from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from ..auth.dependencies import Reader
-from ..db.session import new_session
+from ..db.session import side_session
 from ..redis_client import redis_url
 from ..valuations.events import channel
 from ..valuations.repository import ValuationRunRepository
@@ -27,7 +27,7 @@ def _format(event_id: int, event_type: str, data: dict[str, Any]) -> bytes:
 
 
 def _replay(organization_id: uuid.UUID, after: int, run_id: uuid.UUID | None) -> list[tuple[int, str, dict[str, Any]]]:
-    with new_session() as session:
+    with side_session() as session:
         rows = ValuationRunRepository(session).events_after(organization_id, after, run_id)
         return [(r.id, r.type, {"run_id": str(r.run_id), **r.data, "at": r.at.isoformat()}) for r in rows]
 
@@ -82,7 +82,7 @@ def _latest_event_id(organization_id: uuid.UUID) -> int:
 
     from ..models import RunEvent
 
-    with new_session() as session:
+    with side_session() as session:
         return int(
             session.scalar(
                 select(func.coalesce(func.max(RunEvent.id), 0)).where(RunEvent.organization_id == organization_id)

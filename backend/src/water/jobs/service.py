@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..auth.principal import Principal
-from ..db.session import new_session
+from ..db.session import side_session
 from ..errors import NotFound
 from ..models import Job
 from ..models.job import JobStatus
@@ -82,7 +82,7 @@ def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
 
 def _claim(job_id: uuid.UUID) -> int | None:
     """Claim in a transaction of its own, committed at once, so that `running` is visible while the work runs."""
-    with new_session() as claim_session:
+    with side_session() as claim_session:
         attempt = JobRepository(claim_session).claim(job_id, LEASE)
         claim_session.commit()
         return attempt
@@ -115,14 +115,14 @@ def run_job(session: Session, job_id: str, work: Callable[[Session, Job], dict[s
 
 def _release(job_id: uuid.UUID, attempt: int) -> None:
     """Give the claim back (status queued) so the retried task can take it at once."""
-    with new_session() as own:
+    with side_session() as own:
         JobRepository(own).release(job_id, attempt)
         own.commit()
 
 
 def fail_job(job_id: str, error: dict[str, Any]) -> None:
     """Record a job's failure in a transaction of its own (the task's own transaction is rolling back)."""
-    with new_session() as own:
+    with side_session() as own:
         JobRepository(own).fail(uuid.UUID(job_id), error)
         own.commit()
 

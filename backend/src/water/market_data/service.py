@@ -18,6 +18,7 @@ from ..auth.principal import Principal
 from ..companies import service as companies
 from ..companies.schemas import CompanyCreate
 from ..config import get_settings
+from ..db.session import side_session
 from ..errors import InvalidInput
 from ..models import Company, StatementImport
 from .canonical import PeriodType, StatementPeriod
@@ -99,13 +100,13 @@ def quote(session: Session, company: Company) -> Sourced:
         if stored is None:
             raise
         return stored
-    MarketDataRepository(session).record_dataset(company, "quote", _ids(raw), raw.fetched_at)
+    _remember(company, "quote", raw)
     return Sourced(result, _ids(raw), raw.fetched_at)
 
 
 def daily_prices(session: Session, company: Company) -> Sourced:
     bars, raw = default_provider().daily_prices(_ticker(company), full=True)
-    MarketDataRepository(session).record_dataset(company, "daily_prices", _ids(raw), raw.fetched_at)
+    _remember(company, "daily_prices", raw)
     return Sourced(sorted(bars, key=lambda b: b.day), _ids(raw), raw.fetched_at)
 
 
@@ -311,6 +312,17 @@ def import_statements(
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _remember(company: Company, dataset: str, raw: RawResponse) -> None:
+    """Point the company's dataset at the snapshot a read used, in a short transaction of its own.
+
+    Reads must not hold the pointer row's lock for the rest of their request: concurrent
+    readers of one company would queue behind each other.
+    """
+    with side_session() as own:
+        MarketDataRepository(own).record_dataset(company, dataset, _ids(raw), raw.fetched_at)
+        own.commit()
 
 
 def _ticker(company: Company) -> str:

@@ -8,7 +8,7 @@ import uuid
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
-from ..db.session import new_session
+from ..db.session import side_session
 from ..models import MarketDataSnapshot
 from .providers.base import RawResponse
 
@@ -29,7 +29,7 @@ def store(response: RawResponse) -> str:
     """
     digest = content_hash(response)
     request = response.request
-    with new_session() as session:
+    with side_session() as session:
         inserted = session.scalar(
             insert(MarketDataSnapshot)
             .values(

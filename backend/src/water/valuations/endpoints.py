@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from ..auth.dependencies import DbSession, Reader, Writer
+from ..jobs.schemas import JobRead
 from ..kit.pagination import MAX_LIMIT
 from ..kit.schemas import Page
 from ..models.valuation_run import RunStatus
@@ -99,3 +101,41 @@ def rerun_valuation_run(
 def verify_valuation_run(run_id: uuid.UUID, principal: Reader, session: DbSession) -> VerifyRead:
     """Recompute the run now and report identical, or the exact differences."""
     return VerifyRead(**service.verify(session, principal, run_id))
+
+
+def _export(run_id: uuid.UUID, fmt: str, principal: Reader, session: DbSession) -> Response:
+    from . import export_service
+
+    outcome = export_service.get_export(session, principal, run_id, fmt)
+    if isinstance(outcome, bytes):
+        media_type, filename = export_service.FORMATS[fmt]
+        return Response(
+            outcome,
+            media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="valuation-{run_id}-{filename}"'},
+        )
+    body = JobRead.model_validate(outcome).model_dump(mode="json")
+    return JSONResponse(body, status_code=202, headers={"Location": f"/api/jobs/{outcome.id}", "Retry-After": "1"})
+
+
+@router.get(
+    "/valuation-runs/{run_id}/report.pdf",
+    response_class=Response,
+    responses={200: {"content": {"application/pdf": {}}}, 202: {"model": JobRead}},
+)
+def get_valuation_report(run_id: uuid.UUID, principal: Reader, session: DbSession) -> Response:
+    """The run's PDF report (summary, assumptions with sources, schedules, sensitivity, charts, provenance)."""
+    return _export(run_id, "pdf", principal, session)
+
+
+@router.get(
+    "/valuation-runs/{run_id}/workbook.xlsx",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {}}},
+        202: {"model": JobRead},
+    },
+)
+def get_valuation_workbook(run_id: uuid.UUID, principal: Reader, session: DbSession) -> Response:
+    """The run as a workbook with live formulas for the DCF, so it can be audited and recalculated."""
+    return _export(run_id, "xlsx", principal, session)

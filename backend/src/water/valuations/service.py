@@ -17,7 +17,7 @@ import water_engine
 from ..audit import service as audit
 from ..auth.principal import Principal
 from ..companies import service as companies
-from ..db.session import new_session
+from ..db.session import side_session
 from ..errors import Conflict, NotFound
 from ..models import ValuationRun
 from ..models.valuation_run import RunStatus
@@ -71,7 +71,6 @@ def submit(
     resolution = flows.resolve(session, company, body)
     snapshot_ids = sorted(uuid.UUID(s) for s in resolution.snapshot_ids)
     snapshots = repo.snapshots(snapshot_ids)
-    now = datetime.now(UTC)
     run = ValuationRun(
         id=uuid.uuid4(),
         organization_id=principal.organization_id,
@@ -88,29 +87,42 @@ def submit(
         idempotency_key=idempotency_key,
         body_hash=digest,
         request_id=structlog.contextvars.get_contextvars().get("request_id"),
-        queued_at=now,
+        queued_at=datetime.now(UTC),
     )
-    try:
-        with session.begin_nested():
-            repo.add(run)
-            session.flush()
-    except IntegrityError:
-        # Another request with the same key won the race: answer with its run.
-        existing = repo.by_idempotency_key(principal.organization_id, idempotency_key or "")
-        if existing is None:
-            raise
-        return _idempotent_replay(existing, digest), False
-    _status_event(session, run, RunStatus.queued)
-    audit.record(
-        session,
-        principal,
-        action="valuation_run.queued",
-        object_type="valuation_run",
-        object_id=run.id,
-        after={"methods": run.methods, "input_hash": run.input_hash},
-    )
-    enqueue_after_commit(session, _task(), str(run.id))
-    return run, True
+    return _record_new_run(principal, run, digest)
+
+
+def _record_new_run(principal: Principal, run: ValuationRun, digest: str) -> tuple[ValuationRun, bool]:
+    """Insert the queued run (with its event and audit entry) in a short transaction of its own.
+
+    Committed at once, not at the end of the request: a concurrent retry with the same
+    Idempotency-Key waits on the key's unique index only for these few statements, never for
+    another request to finish (which, with every worker thread waiting, could never happen).
+    The task is sent after this commit.
+    """
+    with side_session() as own:
+        repo = ValuationRunRepository(own)
+        try:
+            with own.begin_nested():
+                repo.add(run)
+                own.flush()
+        except IntegrityError:
+            existing = repo.by_idempotency_key(principal.organization_id, run.idempotency_key or "")
+            if existing is None:
+                raise
+            return _idempotent_replay(existing, digest), False
+        _status_event(own, run, RunStatus.queued)
+        audit.record(
+            own,
+            principal,
+            action="valuation_run.queued",
+            object_type="valuation_run",
+            object_id=run.id,
+            after={"methods": run.methods, "input_hash": run.input_hash},
+        )
+        enqueue_after_commit(own, _task(), str(run.id))
+        own.commit()
+        return run, True
 
 
 def get_run(session: Session, principal: Principal, run_id: uuid.UUID) -> ValuationRun:
@@ -233,7 +245,7 @@ class RunBusy(Exception):
 
 def _claim(run_id: uuid.UUID) -> int | None:
     """Claim in a transaction of its own, with its `running` event, so progress is visible at once."""
-    with new_session() as own:
+    with side_session() as own:
         repo = ValuationRunRepository(own)
         claimed = repo.claim(run_id, LEASE)
         if claimed is None:

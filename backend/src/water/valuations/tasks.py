@@ -22,3 +22,15 @@ def run_valuation(session: Session, run_id: str) -> str:
 def reap_runs(session: Session) -> dict[str, int]:
     """Re-send runs left queued (message lost), fail runs stuck running."""
     return service.reap(session)
+
+
+@water_task("valuations.export", queue=Queue.default)
+def export_run(session: Session, job_id: str) -> str:
+    """Render a large run's PDF or XLSX export and keep it for download."""
+    from ..jobs import service as jobs
+    from .export_service import render_for_job
+
+    try:
+        return jobs.run_job(session, job_id, render_for_job)
+    except jobs.JobBusy as busy:
+        raise export_run.retry(countdown=min(busy.retry_in, 10)) from None

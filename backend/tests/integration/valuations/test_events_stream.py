@@ -1,0 +1,131 @@
+"""The SSE stream delivers every state change of a run, in order, and resumes after a reconnect without gaps."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi.testclient import TestClient
+
+from ...factories import PASSWORD
+from ..servers import api_server
+from ..worker.conftest import WorkerProcess
+from .conftest import Covered, wait_for_run
+
+
+def _read_events(
+    base: str,
+    token: str,
+    out: list[dict[str, Any]],
+    stop: threading.Event,
+    last_id: str | None = None,
+    limit: int = 1000,
+) -> None:
+    headers = {"Authorization": f"Bearer {token}"}
+    if last_id:
+        headers["Last-Event-ID"] = last_id
+    try:
+        _read_into(base, headers, out, stop, limit)
+    except httpx.HTTPError:
+        return  # the test stopped the server while this reader waited for a heartbeat
+
+
+def _read_into(
+    base: str, headers: dict[str, str], out: list[dict[str, Any]], stop: threading.Event, limit: int
+) -> None:
+    with httpx.stream("GET", f"{base}/api/events", headers=headers, timeout=httpx.Timeout(5, read=20)) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        event: dict[str, Any] = {}
+        for line in response.iter_lines():
+            if stop.is_set() or len(out) >= limit:
+                return
+            if line.startswith("id: "):
+                event["id"] = int(line[4:])
+            elif line.startswith("event: "):
+                event["event"] = line[7:]
+            elif line.startswith("data: "):
+                event["data"] = json.loads(line[6:])
+            elif line == "" and "id" in event:
+                out.append(event)
+                event = {}
+
+
+def _token(base: str, email: str) -> str:
+    return str(
+        httpx.post(f"{base}/api/auth/token", data={"username": email, "password": PASSWORD}).json()["access_token"]
+    )
+
+
+def test_stream_delivers_every_state_change_in_order_and_resumes(
+    committed_client: TestClient, covered: Covered, valuation_worker: WorkerProcess, tmp_path: Path
+) -> None:
+    with api_server(tmp_path / "api.log") as base:
+        token = _token(base, covered.org.admin.email)
+        seen: list[dict[str, Any]] = []
+        stop = threading.Event()
+        reader = threading.Thread(target=_read_events, args=(base, token, seen, stop))
+        reader.start()
+        time.sleep(0.5)  # the stream is open and subscribed
+        run_ids = [
+            committed_client.post(
+                f"/api/companies/{covered.company['id']}/valuation-runs",
+                json={"methods": ["fcff_ginzu"]},
+                headers=covered.org.admin.headers,
+            ).json()["id"]
+            for _ in range(3)
+        ]
+        for run_id in run_ids:
+            wait_for_run(committed_client, covered.org.admin.headers, run_id)
+        deadline = time.monotonic() + 10
+        while sum(1 for e in seen if e["data"]["run_id"] in run_ids) < 9 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        mine = [e for e in seen if e["data"]["run_id"] in run_ids]
+        for run_id in run_ids:
+            assert [e["event"] for e in mine if e["data"]["run_id"] == run_id] == [
+                "run.queued",
+                "run.running",
+                "run.succeeded",
+            ]
+        ids = [e["id"] for e in seen]
+        assert ids == sorted(ids)
+        assert len(ids) == len(set(ids))
+
+        # Reconnect from the middle: everything after that id comes again, nothing missing.
+        resume_from = mine[3]["id"]
+        resumed: list[dict[str, Any]] = []
+        stop_again = threading.Event()
+        expected = [e["id"] for e in seen if e["id"] > resume_from]
+        again = threading.Thread(
+            target=_read_events, args=(base, token, resumed, stop_again, str(resume_from), len(expected))
+        )
+        again.start()
+        again.join(15)
+        stop_again.set()
+        assert [e["id"] for e in resumed] == expected
+
+
+def test_stream_needs_authentication_and_is_scoped_to_the_organization(
+    committed_client: TestClient, committed_factory, covered: Covered, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    with api_server(tmp_path / "api.log") as base:
+        assert httpx.get(f"{base}/api/events", timeout=5).status_code == 401
+        other = committed_factory.organization(with_roles=False)
+        token = _token(base, other.admin.email)
+        seen: list[dict[str, Any]] = []
+        stop = threading.Event()
+        reader = threading.Thread(target=_read_events, args=(base, token, seen, stop, "0"))
+        reader.start()
+        run = committed_client.post(
+            f"/api/companies/{covered.company['id']}/valuation-runs",
+            json={"methods": ["fcff_ginzu"]},
+            headers=covered.org.admin.headers,
+        ).json()
+        time.sleep(1.5)
+        stop.set()
+        assert all(e["data"]["run_id"] != run["id"] for e in seen)
