@@ -139,7 +139,7 @@ def test_market_inputs_beta_matches_numpy_least_squares(client: TestClient, fact
     market = client.get(f"/api/companies/{benchmark['id']}/prices", params=params, headers=org.admin.headers).json()[
         "bars"
     ]
-    common = sorted(set(b["day"] for b in stock) & set(b["day"] for b in market))
+    common = sorted({b["day"] for b in stock} & {b["day"] for b in market})
     s = np.array([next(b["adjusted_close"] or b["close"] for b in stock if b["day"] == d) for d in common])
     m = np.array([next(b["adjusted_close"] or b["close"] for b in market if b["day"] == d) for d in common])
     slope, _intercept = np.polyfit(m[1:] / m[:-1] - 1, s[1:] / s[:-1] - 1, 1)
