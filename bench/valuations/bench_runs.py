@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import math
 import os
 import platform
@@ -80,6 +81,19 @@ from water.cli import worker_command  # noqa: E402  (after the environment is se
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def git_state() -> str:
+    """The commit and any uncommitted backend/engine changes, read when the benchmark starts (what it loads)."""
+    run = functools.partial(subprocess.run, capture_output=True, text=True, check=False)
+    commit = run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]).stdout.strip()
+    dirty = run(["git", "-C", str(ROOT), "status", "--porcelain", "backend/src", "engine"]).stdout.split("\n")
+    changed = [line[3:] for line in dirty if line.strip()]
+    return commit + (f" + uncommitted changes in {', '.join(changed)}" if changed else "")
+
+
+GIT_STATE = git_state()
+STARTED_AT = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
 
 
 # --- processes, machine --------------------------------------------------------------------------
@@ -725,19 +739,11 @@ def report(
         platform.processor(),
     )
     mem_kb = int(next(x.split()[1] for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal")))
-    git = ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]
-    commit = subprocess.run(git, capture_output=True, text=True, check=False).stdout.strip()
     print(f"# Valuation runs benchmark ({dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC)\n")
     print(f"- Machine: {cpu}, {os.cpu_count()} CPU(s), {mem_kb / 1024 / 1024:.1f} GiB RAM; {platform.platform()}")
-    dirty = subprocess.run(
-        ["git", "-C", str(ROOT), "status", "--porcelain", "backend/src", "engine"],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout.split("\n")
-    changed = [line[3:] for line in dirty if line.strip()]
-    tree = f" + uncommitted changes in {', '.join(changed)}" if changed else ""
-    print(f"- Python {platform.python_version()}; Water at {commit}{tree}; `water api` (1 uvicorn worker)")
+    print(
+        f"- Python {platform.python_version()}; Water at {GIT_STATE}; started {STARTED_AT}; `water api` (1 uvicorn worker)"
+    )
     print(f"- Workers: `{stack.worker_spec}`")
     print(f"- Body: `{BODY}` (Ginzu DCF + default 21x21 sensitivity grid), company DAQI (demo data)\n")
     targets: list[tuple[str, str, str, str]] = []
