@@ -1,9 +1,16 @@
-"""The demo organization and user that `water up` creates (idempotent)."""
+"""The demo organization and user that `water up` creates (idempotent).
+
+Its companies are the project's fictional demo companies (labelled "(demo data)"); without an
+Alpha Vantage key their market data comes from the generated demo data through the real
+provider code, and is refreshed here so the demo can value them at once.
+"""
 
 from __future__ import annotations
 
+import time
 import uuid
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -13,12 +20,8 @@ from .models import Company, Organization, User
 from .models.user import Role
 
 DEMO_ORGANIZATION = "Water Demo (fictional data)"
-DEMO_COMPANIES = [
-    # Fictional companies, clearly labelled demo; market data arrives with the market-data capability.
-    {"name": "Demo Aquifer Industries (demo)", "ticker": "DAQI", "sector": "Industrials"},
-    {"name": "Demo Brook Software (demo)", "ticker": "DBRK", "sector": "Technology"},
-    {"name": "Demo Cascade Health (demo)", "ticker": "DCSH", "sector": "Health Care"},
-]
+DEMO_SYMBOLS = ("DAQI", "DBRK", "DCSH")
+log = structlog.get_logger("water.seed")
 
 
 def seed_demo(session: Session, settings: Settings) -> tuple[User, bool]:
@@ -39,6 +42,18 @@ def seed_demo(session: Session, settings: Settings) -> tuple[User, bool]:
     )
     session.add(user)
     session.flush()
-    for company in DEMO_COMPANIES:
-        session.add(Company(organization_id=organization.id, created_by_id=user.id, is_demo=True, **company))
+    if settings.use_demo_market_data:
+        _demo_companies(session, organization, user)
     return user, True
+
+
+def _demo_companies(session: Session, organization: Organization, user: User) -> None:
+    from .auth.principal import Principal
+    from .market_data import service as market_data
+
+    principal = Principal(organization_id=organization.id, role=Role.admin, user_id=user.id)
+    for symbol in DEMO_SYMBOLS:
+        company: Company = market_data.create_company_from_symbol(session, principal, symbol)
+        session.flush()
+        market_data.refresh_company(session, company, deadline=time.monotonic() + 60)
+        log.info("seed.demo_company", symbol=symbol)
