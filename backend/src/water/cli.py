@@ -41,6 +41,24 @@ def migrate(database_url: str | None = None) -> None:
     command.upgrade(config, "head")
 
 
+def migrate_if_needed() -> None:
+    """`alembic upgrade head`, skipped when the database is already at head (a warm start)."""
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from .db.session import get_engine
+
+    scripts = ScriptDirectory(str(MIGRATIONS_DIR))
+    try:
+        with get_engine().connect() as connection:
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except Exception:  # no alembic_version table yet: a new database
+        current = None
+    if current is not None and current == scripts.get_current_head():
+        return
+    migrate()
+
+
 def seed_demo() -> tuple[str, bool]:
     from .db.session import new_session
     from .seed import seed_demo as seed
@@ -158,11 +176,13 @@ def up(args: argparse.Namespace) -> None:
 
         get_settings.cache_clear()
         settings = get_settings()
-        migrate()
-        email, _created = seed_demo()
-        # The API first, alone on the CPU, so the user can sign in sooner; then the worker and beat.
+        # The API process starts first: its imports (seconds) overlap migrations and the seed.
+        # It may answer before they finish; `water up` reports ready only after both are done.
         children.append(subprocess.Popen(api_command(settings.host, settings.port)))
+        migrate_if_needed()
+        email, _created = seed_demo()
         ready = _wait_ready(settings.port)
+        # The worker and beat only now, so the API does not share the CPU with their imports.
         elapsed = time.monotonic() - started
         children.append(subprocess.Popen(worker_command(ALL_QUEUES, args.concurrency), env=_worker_env(settings)))
         children.append(subprocess.Popen(beat_command(data_dir)))
