@@ -655,6 +655,15 @@ def main() -> None:
                     f"{res.provider_calls} calls, load {res.load}",
                     file=sys.stderr,
                 )
+            if args.profile:
+                worker_pids = [p for w in workers for p in tree_pids(w.pid)]
+                spies = py_spy(worker_pids, 15, args.profile / "workers-distinct", idle=True)
+                spies += py_spy(tree_pids(api.pid), 8, args.profile / "api-enqueue", idle=True)
+                time.sleep(1)
+                profiled = refresh_run("distinct (profiled)", base, distinct_targets, 100, r, fake, workers, api)
+                wait_spies(spies)
+                print(f"profiled run: {profiled.per_second:.1f} companies/s", file=sys.stderr)
+
             if not args.skip_as_shipped:  # new worker processes, so their connections to the fake are new too
                 fake.nodelay = False
                 for process in workers:
@@ -672,15 +681,6 @@ def main() -> None:
                     refreshes.append(res)
                     print(f"{res.scenario}: {res.per_second:.1f} companies/s", file=sys.stderr)
                 fake.nodelay = True
-            if args.profile:
-                worker_pids = [p for w in workers for p in tree_pids(w.pid)]
-                spies = py_spy(worker_pids, 15, args.profile / "workers-distinct", idle=True)
-                spies += py_spy(tree_pids(api.pid), 8, args.profile / "api-enqueue", idle=True)
-                time.sleep(1)
-                profiled = refresh_run("distinct (profiled)", base, distinct_targets, 100, r, fake, workers, api)
-                wait_spies(spies)
-                print(f"profiled run: {profiled.per_second:.1f} companies/s", file=sys.stderr)
-
         # --- report -----------------------------------------------------------------------------
         lines += [
             f"Machine: {machine()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
