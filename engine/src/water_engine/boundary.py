@@ -157,24 +157,51 @@ def _convert_scalar(tp: Any, data: Any, path: str, errors: list[FieldError]) -> 
     return None
 
 
-def _check_bounds(value: Any, meta: typing.Mapping[str, Any], path: str, errors: list[FieldError]) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+_BOUND_CHECKS: tuple[tuple[str, typing.Callable[[Any, Any], bool], str], ...] = (
+    ("ge", lambda v, b: bool(v >= b), "must be at least"),
+    ("gt", lambda v, b: bool(v > b), "must be greater than"),
+    ("le", lambda v, b: bool(v <= b), "must be at most"),
+    ("lt", lambda v, b: bool(v < b), "must be less than"),
+)
+
+
+def _check_bounds(
+    value: Any,
+    bounds: tuple[tuple[Any, typing.Callable[[Any, Any], bool], str], ...],
+    path: str,
+    errors: list[FieldError],
+) -> None:
+    if not bounds or not isinstance(value, (int, float)) or isinstance(value, bool):
         return
-    checks: tuple[tuple[str, typing.Callable[[Any], bool], str], ...] = (
-        ("ge", lambda b: bool(value >= b), "must be at least"),
-        ("gt", lambda b: bool(value > b), "must be greater than"),
-        ("le", lambda b: bool(value <= b), "must be at most"),
-        ("lt", lambda b: bool(value < b), "must be less than"),
-    )
-    for key, ok, words in checks:
-        if key in meta and not ok(meta[key]):
-            errors.append(FieldError(path, f"{words} {meta[key]}"))
+    for bound, ok, words in bounds:
+        if not ok(value, bound):
+            errors.append(FieldError(path, f"{words} {bound}"))
+
+
+@dataclasses.dataclass(frozen=True)
+class _FieldInfo:
+    name: str
+    hint: Any
+    required: bool
+    plain_float: bool  # the hint is exactly `float`: finite floats pass straight through
+    bounds: tuple[tuple[Any, typing.Callable[[Any, Any], bool], str], ...]
 
 
 @functools.cache
-def _dataclass_info(cls: Any) -> tuple[dict[str, Any], dict[str, dataclasses.Field[Any]]]:
-    """Resolved type hints and fields of a dataclass (resolving hints is slow, so once per class)."""
-    return get_type_hints(cls), {f.name: f for f in dataclasses.fields(cls)}
+def _dataclass_info(cls: Any) -> tuple[_FieldInfo, ...]:
+    """What conversion needs to know about each field, worked out once per class (hints are slow)."""
+    hints = get_type_hints(cls)
+    infos = []
+    for f in dataclasses.fields(cls):
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        bounds = tuple((f.metadata[key], ok, words) for key, ok, words in _BOUND_CHECKS if key in f.metadata)
+        infos.append(_FieldInfo(f.name, hints[f.name], required, hints[f.name] is float, bounds))
+    return tuple(infos)
+
+
+@functools.cache
+def _field_names(cls: Any) -> frozenset[str]:
+    return frozenset(info.name for info in _dataclass_info(cls))
 
 
 def _convert_dataclass(cls: Any, data: Any, path: str, errors: list[FieldError]) -> Any:
@@ -183,19 +210,25 @@ def _convert_dataclass(cls: Any, data: Any, path: str, errors: list[FieldError])
     if not isinstance(data, dict):
         errors.append(FieldError(path, "must be an object"))
         return None
-    hints, fields = _dataclass_info(cls)
-    for unknown in sorted(set(data) - set(fields)):
-        errors.append(FieldError(_join(path, unknown), "unknown field"))
+    names = _field_names(cls)
+    if not names.issuperset(data):
+        for unknown in sorted(set(data) - names):
+            errors.append(FieldError(_join(path, unknown), "unknown field"))
     kwargs: dict[str, Any] = {}
     before = len(errors)
-    for name, f in fields.items():
-        field_path = _join(path, name)
+    for info in _dataclass_info(cls):
+        name = info.name
         if name not in data:
-            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
-                errors.append(FieldError(field_path, "is required"))
+            if info.required:
+                errors.append(FieldError(_join(path, name), "is required"))
             continue
-        value = _convert(hints[name], data[name], field_path, errors)
-        _check_bounds(value, f.metadata, field_path, errors)
+        raw = data[name]
+        if info.plain_float and type(raw) is float and math.isfinite(raw):
+            value = raw  # the common case, without the generic dispatch
+        else:
+            value = _convert(info.hint, raw, _join(path, name), errors)
+        if info.bounds:
+            _check_bounds(value, info.bounds, _join(path, name), errors)
         kwargs[name] = value
     if len(errors) > before:
         return None
