@@ -231,12 +231,14 @@ def compute(inputs: ExplicitInputs, conventions: ExplicitConventions) -> Result:
                 outputs["upside"] = vps / inputs.price - 1
     if tv < 0:
         warnings.append("the terminal value is negative")
+    lines = [(name, values) for name in _SCHEDULE_LINES if (values := getattr(inputs, name)) is not None]
     schedule: list[dict[str, Any]] = []
     for i, (cf, df, pv) in enumerate(zip(flows, factors, pvs, strict=True)):
         row: dict[str, Any] = {"year": i + 1, "fcff": cf, "discount_factor": df, "pv_fcff": pv}
-        for name in ("revenue", "ebit", "depreciation", "capex", "change_in_working_capital"):
-            values = getattr(inputs, name)
-            if values is not None:
-                row[name] = float(values[i])
+        for name, values in lines:
+            row[name] = float(values[i])
         schedule.append(row)
     return Result(outputs=outputs, schedule=schedule, warnings=warnings)
+
+
+_SCHEDULE_LINES = ("revenue", "ebit", "depreciation", "capex", "change_in_working_capital")
