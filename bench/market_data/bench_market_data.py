@@ -534,6 +534,9 @@ def main() -> None:
         help="run Water from this commit (git archive of backend/src, migrations, alembic.ini into a temporary "
         "directory, put first on PYTHONPATH) instead of the working tree",
     )
+    parser.add_argument(
+        "--patch", type=Path, action="append", default=[], help="with --commit: apply this patch to the export (A/B)"
+    )
     parser.add_argument("--skip-refresh", action="store_true", help="only the cached reads and market inputs")
     parser.add_argument(
         "--skip-as-shipped", action="store_true", help="skip the extra refresh runs with the fake's Nagle left on"
@@ -550,6 +553,11 @@ def main() -> None:
     fake = AliasingFake().start()
     env = water_env(fake.url, logs / "data-api")
     source = backend_source(args.commit, logs)
+    for patch in args.patch:
+        if not args.commit:
+            sys.exit("--patch needs --commit (the working tree is never patched)")
+        subprocess.run(["git", "apply", "--directory", ".", str(patch.resolve())], cwd=logs, check=True)
+        source += f" + {patch.name}"
     if args.commit:
         env["PYTHONPATH"] = str(logs / "backend" / "src")
     lines: list[str] = []
