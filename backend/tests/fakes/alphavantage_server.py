@@ -204,6 +204,7 @@ def _handler_for(fake: FakeAlphaVantage) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, so connection reuse is observable
         server_version = "FakeAlphaVantage/1.0"
+        disable_nagle_algorithm = True  # else small responses wait ~40 ms for the client's delayed ACK
 
         def log_message(self, format: str, *args: Any) -> None:
             pass

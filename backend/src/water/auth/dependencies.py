@@ -44,7 +44,7 @@ def _principal_from_api_key(session: Session, key: str) -> Principal:
 
 async def current_principal(
     request: Request,
-    session: Annotated[Session, Depends(get_session)],
+    session: Annotated[Session, Depends(get_session, scope="function")],
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
@@ -88,4 +88,6 @@ Reader = Annotated[Principal, Depends(require(Permission.read))]
 Writer = Annotated[Principal, Depends(require(Permission.write))]
 Reviewer = Annotated[Principal, Depends(require(Permission.review))]
 Admin = Annotated[Principal, Depends(require(Permission.manage))]
-DbSession = Annotated[Session, Depends(get_session)]
+# scope="function": commit before the response is sent, so the client's next request sees the write
+# (with FastAPI's default "request" scope the code after `yield` runs after the response has gone out).
+DbSession = Annotated[Session, Depends(get_session, scope="function")]

@@ -51,7 +51,13 @@ class MarketDataRepository:
     def replace_periods(
         self, company: Company, source_kind: str, periods: list[dict[str, Any]], import_id: uuid.UUID | None = None
     ) -> None:
-        """Replace the company's periods (all sources: one company has one set of financials)."""
+        """Replace the company's periods (all sources: one company has one set of financials).
+
+        The company row is locked first, so two refreshes (or a refresh and an import) of one company
+        take turns: without it, the second DELETE runs on a snapshot that cannot see the first's new
+        rows, deletes nothing once the first commits, and its INSERT fails on the unique key.
+        """
+        self.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
         self.session.execute(delete(FinancialPeriod).where(FinancialPeriod.company_id == company.id))
         for period in periods:
             self.session.add(

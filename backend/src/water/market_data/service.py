@@ -320,9 +320,18 @@ def _remember(company: Company, dataset: str, raw: RawResponse) -> None:
     Reads must not hold the pointer row's lock for the rest of their request: concurrent
     readers of one company would queue behind each other.
     """
+    key, ids = (company.id, dataset), tuple(_ids(raw))
+    if _REMEMBERED.get(key) == ids:
+        return  # this process already recorded exactly this pointer: a cache hit costs no database write
     with side_session() as own:
-        MarketDataRepository(own).record_dataset(company, dataset, _ids(raw), raw.fetched_at)
+        MarketDataRepository(own).record_dataset(company, dataset, list(ids), raw.fetched_at)
         own.commit()
+    if len(_REMEMBERED) > 10_000:
+        _REMEMBERED.clear()
+    _REMEMBERED[key] = ids
+
+
+_REMEMBERED: dict[tuple[uuid.UUID, str], tuple[str, ...]] = {}
 
 
 def _ticker(company: Company) -> str:
