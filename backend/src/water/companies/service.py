@@ -66,6 +66,8 @@ def update_company(session: Session, principal: Principal, company_id: uuid.UUID
         changes.pop("name", None)
     if changes.get("currency") is None:
         changes.pop("currency", None)
+    if "identifiers" in changes and changes["identifiers"] is None:
+        changes["identifiers"] = {}  # null clears them (the column holds an object, never JSON null)
     ticker = changes.get("ticker")
     if (
         ticker

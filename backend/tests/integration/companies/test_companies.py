@@ -115,3 +115,18 @@ def test_like_wildcards_in_search_are_literal(client: TestClient, factory: Facto
     response = client.get("/api/companies", params={"q": "%"}, headers=org.admin.headers)
     assert response.status_code == 200
     assert response.json()["items"] == []
+
+
+def test_null_in_an_update_never_breaks_the_company(client: TestClient, factory: Factory) -> None:
+    """Found by schemathesis: `identifiers: null` was stored as JSON null and broke every read."""
+    org = factory.organization(with_roles=False)
+    company = factory.company(org.admin, identifiers={"cik": "0000051143"})
+    response = client.patch(
+        f"/api/companies/{company['id']}",
+        json={"identifiers": None, "name": None, "currency": None},
+        headers=org.admin.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["identifiers"] == {}
+    assert response.json()["name"] == company["name"]
+    assert client.get(f"/api/companies/{company['id']}", headers=org.admin.headers).status_code == 200
