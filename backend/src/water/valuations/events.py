@@ -6,7 +6,7 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from ..db.session import after_commit
@@ -21,7 +21,14 @@ def channel(organization_id: uuid.UUID | str) -> str:
 def append(
     session: Session, organization_id: uuid.UUID, run_id: uuid.UUID, event_type: str, data: dict[str, Any]
 ) -> None:
-    """Write the event in the caller's transaction; publish it once that transaction commits."""
+    """Write the event in the caller's transaction; publish it once that transaction commits.
+
+    Event ids come from a sequence, so without care a transaction could commit id 11 before
+    another commits id 10, and a stream that already sent 11 would never send 10. An advisory
+    lock per organization, held until commit, makes each organization's events commit in id
+    order, which is the order streams replay them in.
+    """
+    session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"water-events:{organization_id}"))))
     event_id = session.scalar(
         insert(RunEvent)
         .values(organization_id=organization_id, run_id=run_id, type=event_type, data=data)

@@ -129,3 +129,42 @@ def test_stream_needs_authentication_and_is_scoped_to_the_organization(
         time.sleep(1.5)
         stop.set()
         assert all(e["data"]["run_id"] != run["id"] for e in seen)
+
+
+def test_no_event_is_lost_when_runs_are_submitted_concurrently(
+    committed_client: TestClient, covered: Covered, valuation_worker: WorkerProcess, tmp_path: Path
+) -> None:
+    """Event ids commit in order per organization, so a live stream cannot skip a late-committing id."""
+    with api_server(tmp_path / "api.log") as base:
+        token = _token(base, covered.org.admin.email)
+        seen: list[dict[str, Any]] = []
+        stop = threading.Event()
+        reader = threading.Thread(target=_read_events, args=(base, token, seen, stop))
+        reader.start()
+        time.sleep(0.5)
+        run_ids: list[str] = []
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def submit() -> None:
+            response = httpx.post(
+                f"{base}/api/companies/{covered.company['id']}/valuation-runs",
+                json={"methods": ["fcff_ginzu"]},
+                headers=headers,
+                timeout=60,
+            )
+            run_ids.append(response.json()["id"])
+
+        submitters = [threading.Thread(target=submit) for _ in range(20)]
+        for thread in submitters:
+            thread.start()
+        for thread in submitters:
+            thread.join(60)
+        for run_id in run_ids:
+            wait_for_run(committed_client, covered.org.admin.headers, run_id, timeout=60)
+        deadline = time.monotonic() + 15
+        while sum(1 for e in seen if e["data"]["run_id"] in run_ids) < 3 * len(run_ids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        mine = [e for e in seen if e["data"]["run_id"] in run_ids]
+        assert len(run_ids) == 20
+        assert len(mine) == 60, f"{60 - len(mine)} events never reached the stream"
