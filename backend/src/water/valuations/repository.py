@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -12,6 +13,18 @@ from sqlalchemy.orm import Session
 from ..kit.pagination import SortSpec, paginate, split_page
 from ..models import MarketDataSnapshot, RunEvent, ValuationRun
 from ..models.valuation_run import RunStatus
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A run this worker now holds, with what it needs to compute (one round trip: no re-read)."""
+
+    attempt: int
+    organization_id: uuid.UUID
+    company_id: uuid.UUID
+    methods: list[str]
+    requests: dict[str, Any]
+
 
 SORT = SortSpec(ValuationRun.created_at, lambda r: r.created_at, datetime)
 
@@ -58,8 +71,8 @@ class ValuationRunRepository:
         query = paginate(query, sort="-created_at", spec=SORT, id_column=ValuationRun.id, cursor=cursor, limit=limit)
         return split_page(list(self.session.scalars(query)), limit, "-created_at", SORT)
 
-    def claim(self, run_id: uuid.UUID, lease: timedelta) -> tuple[int, uuid.UUID] | None:
-        """queued (or running past its lease) → running; (attempt, organization) when this caller won."""
+    def claim(self, run_id: uuid.UUID, lease: timedelta) -> Claimed | None:
+        """queued (or running past its lease) → running; what the worker needs, when this caller won."""
         now = datetime.now(UTC)
         row = self.session.execute(
             update(ValuationRun)
@@ -71,9 +84,15 @@ class ValuationRunRepository:
                 ),
             )
             .values(status=RunStatus.running, attempts=ValuationRun.attempts + 1, started_at=now)
-            .returning(ValuationRun.attempts, ValuationRun.organization_id)
+            .returning(
+                ValuationRun.attempts,
+                ValuationRun.organization_id,
+                ValuationRun.company_id,
+                ValuationRun.methods,
+                ValuationRun.requests,
+            )
         ).first()
-        return (int(row[0]), row[1]) if row else None
+        return Claimed(int(row[0]), row[1], row[2], list(row[3]), row[4]) if row else None
 
     def finish(self, run_id: uuid.UUID, attempt: int, status: RunStatus, values: dict[str, Any]) -> bool:
         """running → succeeded | failed, only for the attempt that holds the claim (a cancel wins over a late result)."""

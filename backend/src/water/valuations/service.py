@@ -24,7 +24,7 @@ from ..models.valuation_run import RunStatus
 from ..worker.enqueue import enqueue_after_commit, send_now
 from ..worker.queues import HARD_TIME_LIMIT, UNACKED_RESTORE_INTERVAL, VISIBILITY_TIMEOUT
 from . import compute, events, flows
-from .repository import ValuationRunRepository
+from .repository import Claimed, ValuationRunRepository
 from .schemas import ValuationRunCreate
 
 LEASE = timedelta(seconds=HARD_TIME_LIMIT + 1)
@@ -243,7 +243,7 @@ class RunBusy(Exception):
         self.retry_in = retry_in
 
 
-def _claim(run_id: uuid.UUID) -> int | None:
+def _claim(run_id: uuid.UUID) -> Claimed | None:
     """Claim in a transaction of its own, with its `running` event, so progress is visible at once."""
     with side_session() as own:
         repo = ValuationRunRepository(own)
@@ -254,39 +254,42 @@ def _claim(run_id: uuid.UUID) -> int | None:
             if state and state[0] == RunStatus.running and state[1] is not None:
                 raise RunBusy(max(1.0, (state[1] + LEASE - datetime.now(UTC)).total_seconds()))
             return None
-        attempt, organization_id = claimed
-        events.append(own, organization_id, run_id, "run.running", {"status": "running", "attempt": attempt})
+        events.append(
+            own, claimed.organization_id, run_id, "run.running", {"status": "running", "attempt": claimed.attempt}
+        )
         own.commit()
-        return attempt
+        return claimed
+
+
+def _finish_event(
+    session: Session, claimed: Claimed, run_id: uuid.UUID, status: RunStatus, extra: dict[str, Any]
+) -> None:
+    data = {"status": status.value, "company_id": str(claimed.company_id), **extra}
+    events.append(session, claimed.organization_id, run_id, f"run.{status.value}", data)
 
 
 def execute(session: Session, run_id: str) -> str:
     """Claim, compute, and store the result with its `succeeded`/`failed` event in the task's transaction."""
     rid = uuid.UUID(run_id)
-    attempt = _claim(rid)
-    if attempt is None:
+    claimed = _claim(rid)
+    if claimed is None:
         return "not claimable"
-    run = session.get(ValuationRun, rid)
-    assert run is not None
+    repo = ValuationRunRepository(session)
     try:
-        results, summary, elapsed = compute.compute(list(run.methods), run.requests)
+        results, summary, elapsed = compute.compute(claimed.methods, claimed.requests)
     except compute.RunFailure as failure:
-        if ValuationRunRepository(session).finish(rid, attempt, RunStatus.failed, {"error": failure.problem}):
-            _status_event(session, run, RunStatus.failed, {"error": failure.problem})
+        if repo.finish(rid, claimed.attempt, RunStatus.failed, {"error": failure.problem}):
+            _finish_event(session, claimed, rid, RunStatus.failed, {"error": failure.problem})
         return "failed"
     values = {
         "result": results,
         "compute_ms": elapsed,
         **{k: summary.get(k) for k in ("value_per_share", "equity_value", "enterprise_value", "price", "upside")},
     }
-    if not ValuationRunRepository(session).finish(rid, attempt, RunStatus.succeeded, values):
+    if not repo.finish(rid, claimed.attempt, RunStatus.succeeded, values):
         return "discarded (cancelled or reclaimed)"
-    _status_event(
-        session,
-        run,
-        RunStatus.succeeded,
-        {"value_per_share": summary.get("value_per_share"), "upside": summary.get("upside")},
-    )
+    extra = {"value_per_share": summary.get("value_per_share"), "upside": summary.get("upside")}
+    _finish_event(session, claimed, rid, RunStatus.succeeded, extra)
     return "succeeded"
 
 
