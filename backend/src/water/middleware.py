@@ -21,6 +21,29 @@ from .errors import problem
 from .metrics import http_in_flight, http_request_duration, http_requests
 
 log = structlog.get_logger("water.api")
+
+
+async def send_problem(send: Send, body: dict[str, Any]) -> None:
+    """Answer with a problem-details body from inside a middleware (below the app's handlers)."""
+    payload = json.dumps(body).encode()
+    headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]
+    await send({"type": "http.response.start", "status": body["status"], "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
+
+
+class _StartTracker:
+    """Wraps `send` and remembers whether the response has started (then it can no longer be replaced)."""
+
+    def __init__(self, send: Send) -> None:
+        self._send = send
+        self.started = False
+
+    async def send(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.started = True
+        await self._send(message)
+
+
 REQUEST_ID_HEADER = b"x-request-id"
 VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,128}$")
 
@@ -139,7 +162,7 @@ class BodySizeLimitMiddleware:
             await self._reject(scope, send)
             return
         received = 0
-        response_started = False
+        started = _StartTracker(send)
 
         async def limited_receive() -> Message:
             nonlocal received
@@ -150,16 +173,10 @@ class BodySizeLimitMiddleware:
                     raise _BodyTooLarge()
             return message
 
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
         try:
-            await self.app(scope, limited_receive, tracking_send)
+            await self.app(scope, limited_receive, started.send)
         except _BodyTooLarge:
-            if not response_started:
+            if not started.started:
                 await self._reject(scope, send)
 
     async def _reject(self, scope: Scope, send: Send) -> None:
@@ -171,18 +188,7 @@ class BodySizeLimitMiddleware:
             detail=f"The request body exceeds the limit of {self.max_bytes} bytes.",
             request_id=request_id,
         )
-        payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/problem+json"),
-                    (b"content-length", str(len(payload)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": payload})
+        await send_problem(send, body)
 
 
 class _BodyTooLarge(HTTPException):
@@ -206,19 +212,12 @@ class UnhandledErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        response_started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal response_started
-            if message["type"] == "http.response.start":
-                response_started = True
-            await send(message)
-
+        started = _StartTracker(send)
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, started.send)
         except Exception as exc:
             log.error("unhandled_exception", path=scope.get("path"), method=scope.get("method"), exc_info=exc)
-            if response_started:
+            if started.started:
                 raise
             body = problem(
                 500,
@@ -227,10 +226,7 @@ class UnhandledErrorMiddleware:
                 detail="Something went wrong on our side; quote the request id if you report it.",
                 request_id=scope.get("state", {}).get("request_id"),
             )
-            payload = json.dumps(body).encode()
-            headers = [(b"content-type", b"application/problem+json"), (b"content-length", str(len(payload)).encode())]
-            await send({"type": "http.response.start", "status": 500, "headers": headers})
-            await send({"type": "http.response.body", "body": payload})
+            await send_problem(send, body)
 
 
 class AllowlistCORSMiddleware(CORSMiddleware):
