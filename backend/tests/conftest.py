@@ -10,6 +10,7 @@ import os
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from . import stack
 
@@ -29,6 +30,11 @@ from water.db import session as db_session
 from water.redis_client import get_redis
 
 from .factories import Factory
+
+# Fixed hypothesis examples in CI (CI=true), so the gate never flakes; new ones locally.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

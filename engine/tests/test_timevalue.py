@@ -154,7 +154,9 @@ def test_irr_matches_numpy_financial(flows: list[float]) -> None:
     except np.linalg.LinAlgError:
         assume(False)
     roots = tv.irr_all(flows)
-    assume(not math.isnan(expected) and -0.99 < expected < 100)
+    # Stay clear of the documented search range's ends (-99% and 10,000%): a root right at the
+    # edge is outside what irr_all promises, and numpy-financial may place it on either side.
+    assume(not math.isnan(expected) and -0.98 < expected < 90)
     assert len(roots) == 1  # one sign change: exactly one IRR above -100%
     if roots[0] != pytest.approx(expected, rel=1e-7, abs=1e-9):
         # numpy-financial solves a companion-matrix eigenproblem and can be looser; then ours must fit better.
