@@ -14,6 +14,7 @@ from ..db.session import side_session
 from ..errors import Conflict, NotFound, Unauthenticated
 from ..models import ApiKey, Organization, RefreshToken, User
 from ..models.user import Role
+from ..users.service import user_snapshot
 from . import ratelimit
 from .principal import Principal
 from .repository import ApiKeyRepository, RefreshTokenRepository, UserLookup
@@ -27,10 +28,6 @@ from .security import (
     sha256,
     verify_password,
 )
-
-
-def _snapshot(user: User) -> dict[str, object]:
-    return {"email": user.email, "full_name": user.full_name, "role": user.role.value, "is_active": user.is_active}
 
 
 def sign_up(session: Session, data: SignUp) -> tuple[Organization, User]:
@@ -62,7 +59,9 @@ def sign_up(session: Session, data: SignUp) -> tuple[Organization, User]:
         object_id=organization.id,
         after={"name": organization.name},
     )
-    audit.record(session, principal, action="user.create", object_type="user", object_id=user.id, after=_snapshot(user))
+    audit.record(
+        session, principal, action="user.create", object_type="user", object_id=user.id, after=user_snapshot(user)
+    )
     return organization, user
 
 

@@ -12,7 +12,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -27,14 +27,10 @@ from ..models import Job
 from ..models.job import JobStatus
 from ..models.user import Role
 from ..worker.enqueue import enqueue_after_commit, send_now
-from ..worker.queues import HARD_TIME_LIMIT, UNACKED_RESTORE_INTERVAL, VISIBILITY_TIMEOUT
+from ..worker.queues import CLAIM_LEASE, OVERDUE, RESEND_AFTER
 from .repository import JobRepository
 
-LEASE = timedelta(seconds=HARD_TIME_LIMIT + 1)
-# Past this a running job's message cannot come back (restored by now or lost with Redis): fail it.
-OVERDUE = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + HARD_TIME_LIMIT + 10)
-# Queued longer than this means the message was probably lost: send it again (claims make that safe).
-RESEND_AFTER = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + 5)
+LEASE = CLAIM_LEASE
 
 TASKS_BY_KIND: dict[str, Callable[[], Task]] = {}
 log = structlog.get_logger("water.jobs")

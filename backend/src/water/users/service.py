@@ -18,7 +18,8 @@ from .repository import UserRepository
 from .schemas import UserCreate, UserUpdate
 
 
-def _snapshot(user: User) -> dict[str, object]:
+def user_snapshot(user: User) -> dict[str, object]:
+    """The audited fields of a user."""
     return {"email": user.email, "full_name": user.full_name, "role": user.role.value, "is_active": user.is_active}
 
 
@@ -40,7 +41,9 @@ def create_user(session: Session, principal: Principal, data: UserCreate) -> Use
         session.flush()
     except IntegrityError as exc:
         raise Conflict("An account with this email already exists.", code="email_taken") from exc
-    audit.record(session, principal, action="user.create", object_type="user", object_id=user.id, after=_snapshot(user))
+    audit.record(
+        session, principal, action="user.create", object_type="user", object_id=user.id, after=user_snapshot(user)
+    )
     return user
 
 
@@ -54,7 +57,7 @@ def get_user(session: Session, principal: Principal, user_id: uuid.UUID) -> User
 def update_user(session: Session, principal: Principal, user_id: uuid.UUID, data: UserUpdate) -> User:
     repo = UserRepository(session)
     user = get_user(session, principal, user_id)
-    before = _snapshot(user)
+    before = user_snapshot(user)
     loses_admin = (
         user.role == Role.admin
         and user.is_active
@@ -68,7 +71,7 @@ def update_user(session: Session, principal: Principal, user_id: uuid.UUID, data
     if data.is_active is False or (data.role is not None and data.role != Role(str(before["role"]))):
         # Sessions end at once; the access token still in hand expires within minutes.
         RefreshTokenRepository(session).revoke_all_for_user(user.id)
-    after = _snapshot(user)
+    after = user_snapshot(user)
     if after != before:
         audit.record(
             session, principal, action="user.update", object_type="user", object_id=user.id, before=before, after=after

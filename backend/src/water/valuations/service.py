@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -22,14 +22,12 @@ from ..errors import Conflict, NotFound
 from ..models import ValuationRun
 from ..models.valuation_run import RunStatus
 from ..worker.enqueue import enqueue_after_commit, send_now
-from ..worker.queues import HARD_TIME_LIMIT, UNACKED_RESTORE_INTERVAL, VISIBILITY_TIMEOUT
+from ..worker.queues import CLAIM_LEASE, OVERDUE, RESEND_AFTER
 from . import compute, events, flows
 from .repository import Claimed, ValuationRunRepository
 from .schemas import ValuationRunCreate
 
-LEASE = timedelta(seconds=HARD_TIME_LIMIT + 1)
-RESEND_AFTER = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + 5)
-OVERDUE = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + HARD_TIME_LIMIT + 10)
+LEASE = CLAIM_LEASE
 log = structlog.get_logger("water.valuations")
 
 

@@ -10,6 +10,7 @@ restored: a task never runs twice concurrently.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from enum import StrEnum
 
 
@@ -23,6 +24,14 @@ VISIBILITY_TIMEOUT = 20
 UNACKED_RESTORE_INTERVAL = 2
 HARD_TIME_LIMIT = 15
 SOFT_TIME_LIMIT = 12
+
+# Rows claimed by tasks (jobs, valuation runs) follow from these limits:
+# a claim older than the hard limit belongs to a dead attempt and may be taken over;
+CLAIM_LEASE = timedelta(seconds=HARD_TIME_LIMIT + 1)
+# a row still queued after a redelivery window has probably lost its message: send it again;
+RESEND_AFTER = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + 5)
+# a row still running past every redelivery window will not finish: fail it.
+OVERDUE = timedelta(seconds=VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL + HARD_TIME_LIMIT + 10)
 
 assert HARD_TIME_LIMIT < VISIBILITY_TIMEOUT
 assert VISIBILITY_TIMEOUT + UNACKED_RESTORE_INTERVAL <= 30
