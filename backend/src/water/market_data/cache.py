@@ -7,6 +7,7 @@ values are always recomputed from them.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import datetime
 
 from ..redis_client import get_redis_bytes
@@ -35,7 +36,18 @@ def ttl_for(function: str) -> int:
 
 
 def get(request: ProviderRequest) -> RawResponse | None:
-    meta, body = get_redis_bytes().hmget(request.cache_key(), ["meta", "body"])
+    return get_many([request])[0]
+
+
+def get_many(requests: Sequence[ProviderRequest]) -> list[RawResponse | None]:
+    """Each request's cached response (or None), read in one round trip."""
+    pipe = get_redis_bytes().pipeline(transaction=False)
+    for request in requests:
+        pipe.hmget(request.cache_key(), ["meta", "body"])
+    return [_response(request, meta, body) for request, (meta, body) in zip(requests, pipe.execute(), strict=True)]
+
+
+def _response(request: ProviderRequest, meta: bytes | None, body: bytes | str | None) -> RawResponse | None:
     if meta is None or body is None:
         return None
     info = json.loads(meta)
@@ -50,17 +62,25 @@ def get(request: ProviderRequest) -> RawResponse | None:
 
 
 def put(response: RawResponse) -> None:
-    key = response.request.cache_key()
-    meta = json.dumps(
-        {
-            "content_type": response.content_type,
-            "fetched_at": response.fetched_at.isoformat(),
-            "snapshot_id": response.snapshot_id,
-        }
-    )
+    put_many([response])
+
+
+def put_many(responses: Sequence[RawResponse]) -> None:
+    """Cache responses (already stored as snapshots), each with its function's TTL, in one round trip."""
+    if not responses:
+        return
     pipe = get_redis_bytes().pipeline()
-    pipe.hset(key, mapping={"meta": meta, "body": response.body})
-    pipe.expire(key, ttl_for(response.request.function))
+    for response in responses:
+        key = response.request.cache_key()
+        meta = json.dumps(
+            {
+                "content_type": response.content_type,
+                "fetched_at": response.fetched_at.isoformat(),
+                "snapshot_id": response.snapshot_id,
+            }
+        )
+        pipe.hset(key, mapping={"meta": meta, "body": response.body})
+        pipe.expire(key, ttl_for(response.request.function))
     pipe.execute()
 
 

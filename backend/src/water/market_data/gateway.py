@@ -10,7 +10,8 @@ before it is cached, so whatever a valuation uses can be pinned by id.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -50,11 +51,37 @@ class Gateway:
         self.max_wait = max_wait
 
     def fetch(self, request: ProviderRequest) -> RawResponse:
-        cached = cache.get(request)
-        if cached is not None and cached.snapshot_id is not None:
-            cache_lookups.labels(request.function, "hit").inc()
-            return cached
-        cache_lookups.labels(request.function, "miss").inc()
+        return self.fetch_many([request])[0]
+
+    def fetch_many(self, requests: Sequence[ProviderRequest], *, deadline: float | None = None) -> list[RawResponse]:
+        """Each request's response, cache first; the misses through the limiter and the transport, in order.
+
+        The cache is read in one round trip; the new responses are stored as snapshots in one
+        transaction and cached in one round trip, also when a later call fails (throttled, past
+        `deadline` on the monotonic clock, provider down), so a retry re-uses every call made.
+        """
+        results: list[RawResponse | None] = list(cache.get_many(requests))
+        fresh: list[tuple[int, RawResponse]] = []
+        try:
+            for i, (request, cached) in enumerate(zip(requests, results, strict=True)):
+                if cached is not None and cached.snapshot_id is not None:
+                    cache_lookups.labels(request.function, "hit").inc()
+                    continue
+                cache_lookups.labels(request.function, "miss").inc()
+                if deadline is not None and time.monotonic() > deadline:
+                    raise RateLimited("Paused to stay within the task time limit.", scope="burst", retry_after=1)
+                fresh.append((i, self._call(request)))
+        finally:
+            if fresh:
+                ids = snapshots.store_many([response for _, response in fresh])
+                stored = [dataclasses.replace(r, snapshot_id=s) for (_, r), s in zip(fresh, ids, strict=True)]
+                cache.put_many(stored)
+                for (i, _), response in zip(fresh, stored, strict=True):
+                    results[i] = response
+        return [r for r in results if r is not None]
+
+    def _call(self, request: ProviderRequest) -> RawResponse:
+        """One provider call: a token from the shared limiter (waiting up to max_wait), then the transport."""
         try:
             self.limiter.acquire(max_wait=self.max_wait)
         except RateLimited as exc:
@@ -70,9 +97,7 @@ class Gateway:
             provider_calls.labels(self.provider, request.function, "error").inc()
             raise
         provider_calls.labels(self.provider, request.function, "ok").inc()
-        stored = dataclasses.replace(response, snapshot_id=snapshots.store(response))
-        cache.put(stored)
-        return stored
+        return response
 
 
 @lru_cache

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +40,48 @@ class MarketDataRepository:
                 set_={"snapshot_ids": ids, "fetched_at": fetched_at},
             )
         )
+
+    def dataset_pointers(self, company_id: uuid.UUID) -> dict[str, list[uuid.UUID]]:
+        """Every recorded dataset of the company → the snapshot ids it points at (one query)."""
+        rows = self.session.execute(
+            select(CompanyDataset.dataset, CompanyDataset.snapshot_ids).where(CompanyDataset.company_id == company_id)
+        )
+        return {dataset: list(ids) for dataset, ids in rows}
+
+    def record_datasets(
+        self,
+        company: Company,
+        records: Mapping[str, tuple[Sequence[str], datetime]],
+        current: Mapping[str, Sequence[uuid.UUID]],
+    ) -> None:
+        """`record_dataset` for several datasets in one statement; those already pointing at `current` ids are left alone."""
+        rows = []
+        for dataset, (snapshot_ids, fetched_at) in records.items():
+            ids = [uuid.UUID(s) for s in snapshot_ids]
+            if list(current.get(dataset, ())) != ids:
+                rows.append(
+                    {
+                        "company_id": company.id,
+                        "dataset": dataset,
+                        "organization_id": company.organization_id,
+                        "snapshot_ids": ids,
+                        "fetched_at": fetched_at,
+                    }
+                )
+        if not rows:
+            return
+        statement = insert(CompanyDataset).values(rows)
+        self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["company_id", "dataset"],
+                set_={"snapshot_ids": statement.excluded.snapshot_ids, "fetched_at": statement.excluded.fetched_at},
+            )
+        )
+
+    def period_sources(self, company_id: uuid.UUID) -> set[str]:
+        """The source kinds of the company's stored periods ("provider", "import")."""
+        query = select(FinancialPeriod.source_kind).where(FinancialPeriod.company_id == company_id).distinct()
+        return set(self.session.scalars(query))
 
     def dataset(self, company_id: uuid.UUID, dataset: str) -> CompanyDataset | None:
         return self.session.get(CompanyDataset, (company_id, dataset))

@@ -32,6 +32,8 @@ from .repository import MarketDataRepository
 REFRESH_DATASETS = ("overview", "quote", "daily_prices", "statements", "earnings", "dividends", "splits")
 CALLS_PER_REFRESH = 9
 STATEMENT_FUNCTIONS = ("INCOME_STATEMENT", "BALANCE_SHEET", "CASH_FLOW")
+# Small bodies whose parse has an effect (the price currency) or is the point (the quote): parsed on every refresh.
+ALWAYS_PARSED = frozenset({"overview", "quote"})
 
 
 def benchmark_symbol() -> str:
@@ -188,39 +190,68 @@ def _regression_beta(stock: list[PriceBar], benchmark: list[PriceBar], years: in
 def refresh_company(session: Session, company: Company, *, deadline: float) -> dict[str, Any]:
     """Fetch every dataset of a company (cache first), store snapshots, datasets and normalized financials.
 
-    Raises RateLimited when the burst limit stops it; already fetched datasets are in the
-    cache, so the retried task picks up where this one stopped.
+    The nine responses are fetched as one batch (`Gateway.fetch_many`: one cache read, the
+    misses through the shared limiter, their snapshots stored in one transaction). A dataset
+    whose snapshots are exactly the ones it already points at was parsed (and, for statements,
+    mapped into the stored periods) when that pointer was written, in the same transaction:
+    it is not parsed again, unless the stored periods are no longer the provider's (an import).
+
+    Raises RateLimited when the burst limit stops it; already fetched datasets are stored and
+    cached, so the retried task picks up where this one stopped.
     """
     provider = default_provider()
     repo = MarketDataRepository(session)
     symbol = _ticker(company)
-    fetched: list[str] = []
+    if time.monotonic() > deadline:
+        raise RateLimited("Refresh paused to stay within the task time limit.", scope="burst", retry_after=1)
+    raws = default_gateway().fetch_many(provider.company_requests(symbol), deadline=deadline)
+    by_function = {r.request.function: r for r in raws}
+    replay = provider.replaying(raws)
+    statement_raws = [by_function[f] for f in STATEMENT_FUNCTIONS]
+    responses: dict[str, list[RawResponse]] = {
+        "overview": [by_function["OVERVIEW"]],
+        "quote": [by_function["GLOBAL_QUOTE"]],
+        "daily_prices": [r for r in raws if r.request.function.startswith("TIME_SERIES_DAILY")],
+        "statements": statement_raws,
+        "earnings": [by_function["EARNINGS"]],
+        "dividends": [by_function["DIVIDENDS"]],
+        "splits": [by_function["SPLITS"]],
+    }
+    current = repo.dataset_pointers(company.id)
+    unchanged = [
+        dataset
+        for dataset in REFRESH_DATASETS
+        if dataset not in ALWAYS_PARSED
+        and [str(i) for i in current.get(dataset, ())] == _ids(*responses[dataset])
+        and (dataset != "statements" or repo.period_sources(company.id) == {"provider"})
+    ]
     for dataset in REFRESH_DATASETS:
-        if time.monotonic() > deadline:
-            raise RateLimited("Refresh paused to stay within the task time limit.", scope="burst", retry_after=1)
+        if dataset in unchanged:
+            continue
         if dataset == "statements":
-            periods, raws = provider.statements(symbol)
-            _store_statements(repo, company, periods, raws)
+            periods, _ = replay.statements(symbol)
+            _store_statements(repo, company, periods, statement_raws)
         elif dataset == "overview":
-            profile, raw = provider.company_profile(symbol)
+            profile, _ = replay.company_profile(symbol)
             company.price_currency = (profile.currency or company.price_currency or company.currency).upper()
-            raws = [raw]
+        elif dataset == "daily_prices":
+            replay.daily_prices(symbol, full=True)
         else:
-            method = {
-                "quote": provider.quote,
-                "earnings": provider.earnings,
-                "dividends": provider.dividends,
-                "splits": provider.splits,
-            }
-            if dataset == "daily_prices":
-                _bars, raw = provider.daily_prices(symbol, full=True)
-            else:
-                _value, raw = method[dataset](symbol)
-            raws = [raw]
-        repo.record_dataset(company, dataset, _ids(*raws), _latest(*raws))
-        fetched.append(dataset)
+            {
+                "quote": replay.quote,
+                "earnings": replay.earnings,
+                "dividends": replay.dividends,
+                "splits": replay.splits,
+            }[dataset](symbol)
+    repo.record_datasets(company, {d: (_ids(*rs), _latest(*rs)) for d, rs in responses.items()}, current=current)
     company.market_data_refreshed_at = datetime.now(UTC)
-    return {"company_id": str(company.id), "symbol": symbol, "datasets": fetched}
+    return {
+        "company_id": str(company.id),
+        "symbol": symbol,
+        "datasets": list(REFRESH_DATASETS),
+        "provider_calls": sum(1 for r in raws if not r.from_cache),
+        "unchanged": unchanged,
+    }
 
 
 def _store_statements(

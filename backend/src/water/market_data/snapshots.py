@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -22,32 +24,54 @@ def content_hash(response: RawResponse) -> str:
 
 
 def store(response: RawResponse) -> str:
-    """Insert the snapshot unless an identical one exists; its id.
+    """Insert the snapshot unless an identical one exists; its id."""
+    return store_many([response])[0]
 
-    Committed in its own short transaction: the snapshot must exist before the cache
-    points at it, whatever happens to the caller's transaction.
+
+def store_many(responses: Sequence[RawResponse]) -> list[str]:
+    """Insert each response as a snapshot unless an identical one exists; their ids, in order.
+
+    One short transaction of its own for the whole batch (one multi-row INSERT … ON CONFLICT
+    DO NOTHING RETURNING, one SELECT for the bodies that were already stored, one COMMIT):
+    the snapshots must exist before the cache points at them, whatever happens to the
+    caller's transaction. Existing snapshots are never updated.
     """
-    digest = content_hash(response)
-    request = response.request
-    with side_session() as session:
-        inserted = session.scalar(
-            insert(MarketDataSnapshot)
-            .values(
-                id=uuid.uuid4(),
-                provider=request.provider,
-                function=request.function,
-                symbol=request.symbol,
-                params=dict(request.params),
-                content_hash=digest,
-                content_type=response.content_type,
-                body=response.body,
-                size_bytes=len(response.body),
-                fetched_at=response.fetched_at,
-            )
-            .on_conflict_do_nothing(index_elements=["content_hash"])
-            .returning(MarketDataSnapshot.id)
+    if not responses:
+        return []
+    digests = [content_hash(r) for r in responses]
+    rows: dict[str, dict[str, Any]] = {}
+    for digest, response in zip(digests, responses, strict=True):
+        request = response.request
+        rows.setdefault(
+            digest,
+            {
+                "id": uuid.uuid4(),
+                "provider": request.provider,
+                "function": request.function,
+                "symbol": request.symbol,
+                "params": dict(request.params),
+                "content_hash": digest,
+                "content_type": response.content_type,
+                "body": response.body,
+                "size_bytes": len(response.body),
+                "fetched_at": response.fetched_at,
+            },
         )
-        if inserted is None:
-            inserted = session.scalar(select(MarketDataSnapshot.id).where(MarketDataSnapshot.content_hash == digest))
+    with side_session() as session:
+        inserted = session.execute(
+            insert(MarketDataSnapshot)
+            .values(list(rows.values()))
+            .on_conflict_do_nothing(index_elements=["content_hash"])
+            .returning(MarketDataSnapshot.content_hash, MarketDataSnapshot.id)
+        )
+        ids: dict[str, uuid.UUID] = dict(inserted.all())
+        if missing := [d for d in rows if d not in ids]:
+            ids.update(
+                session.execute(
+                    select(MarketDataSnapshot.content_hash, MarketDataSnapshot.id).where(
+                        MarketDataSnapshot.content_hash.in_(missing)
+                    )
+                ).all()
+            )
         session.commit()
-    return str(inserted)
+    return [str(ids[d]) for d in digests]

@@ -749,6 +749,36 @@ class AlphaVantageProvider:
     def _get(self, function: str, **params: str) -> RawResponse:
         return self._fetch(ProviderRequest.of(PROVIDER, function, **params))
 
+    def company_requests(self, symbol: str) -> list[ProviderRequest]:
+        """The requests of `company_profile`, `quote`, `daily_prices(full=True)`, `statements`, `earnings`,
+        `dividends` and `splits` for one symbol: fetch them in one batch, then parse them with `replaying`."""
+        ticker = _symbol(symbol)
+        daily = "TIME_SERIES_DAILY_ADJUSTED" if self.premium else "TIME_SERIES_DAILY"
+        of = ProviderRequest.of
+        return [
+            of(PROVIDER, "OVERVIEW", symbol=ticker),
+            of(PROVIDER, "GLOBAL_QUOTE", symbol=ticker, **self._csv),
+            of(PROVIDER, daily, symbol=ticker, outputsize="full"),
+            *(of(PROVIDER, function, symbol=ticker) for function in (IS, BS, CF)),
+            of(PROVIDER, "EARNINGS", symbol=ticker),
+            of(PROVIDER, "DIVIDENDS", symbol=ticker),
+            of(PROVIDER, "SPLITS", symbol=ticker),
+        ]
+
+    def replaying(self, responses: Sequence[RawResponse]) -> AlphaVantageProvider:
+        """This provider over the given responses only (a request they do not answer is an InvalidCall)."""
+        by_request = {r.request: r for r in responses}
+
+        def fetch(request: ProviderRequest) -> RawResponse:
+            response = by_request.get(request)
+            if response is None:
+                raise InvalidCall(f"{_subject(request)} was not fetched with the batch.", function=request.function)
+            return response
+
+        copy = AlphaVantageProvider(fetch, premium=self.premium)
+        copy._csv = self._csv
+        return copy
+
     def search_symbols(self, keywords: str) -> tuple[list[SymbolMatch], RawResponse]:
         raw = self._get("SYMBOL_SEARCH", keywords=keywords.strip(), **self._csv)
         return parse_symbol_search(raw), raw

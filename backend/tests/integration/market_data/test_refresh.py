@@ -1,0 +1,230 @@
+"""A company's refresh against the fake Alpha Vantage server, committed in real PostgreSQL and Redis.
+
+One batch of nine requests per company: the misses go through the shared limiter, their
+snapshots are stored in one transaction (also when a later call is throttled), and datasets
+whose snapshots did not change are not parsed or mapped again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from water.db.session import new_session
+from water.market_data import gateway, service
+from water.market_data.errors import RateLimited
+from water.market_data.providers.alphavantage import AlphaVantageTransport
+from water.market_data.quota import Plan, RateLimiter
+from water.market_data.repository import MarketDataRepository
+from water.models import Company, FinancialPeriod, MarketDataSnapshot
+from water.redis_client import get_redis
+
+from ...factories import Factory, Org
+from ...fakes.alphavantage_server import FakeAlphaVantage
+
+UNLIMITED = Plan(requests_per_second=100_000, burst=100_000, daily_budget=-1)
+
+
+@pytest.fixture
+def fake_gateway(fake_alphavantage: FakeAlphaVantage, monkeypatch: pytest.MonkeyPatch) -> Iterator[gateway.Gateway]:
+    """The real gateway and transport against the fake server, with a limiter of its own (unlimited)."""
+    transport = AlphaVantageTransport("test-key", fake_alphavantage.url, 5.0)
+    gw = gateway.Gateway(transport.fetch, "alphavantage", limiter=RateLimiter(f"test-{uuid.uuid4().hex}", UNLIMITED))
+    monkeypatch.setattr(gateway, "default_gateway", lambda: gw)
+    monkeypatch.setattr(service, "default_gateway", lambda: gw)
+    yield gw
+    transport.close()
+
+
+def _clear_raw_cache() -> None:
+    redis = get_redis()
+    keys = list(redis.scan_iter("water:md:raw:*"))
+    if keys:
+        redis.delete(*keys)
+
+
+def _company(client: TestClient, org: Org, symbol: str = "DAQI") -> uuid.UUID:
+    response = client.post("/api/companies/from-symbol", json={"symbol": symbol}, headers=org.admin.headers)
+    assert response.status_code == 201, response.text
+    return uuid.UUID(response.json()["id"])
+
+
+def _refresh(company_id: uuid.UUID) -> dict[str, Any]:
+    with new_session() as session:
+        company = session.get(Company, company_id)
+        assert company is not None
+        result = service.refresh_company(session, company, deadline=time.monotonic() + 60)
+        session.commit()
+    return result
+
+
+def _periods(company_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    with new_session() as session:
+        rows = session.execute(
+            select(
+                FinancialPeriod.id,
+                FinancialPeriod.source_kind,
+                FinancialPeriod.period_type,
+                FinancialPeriod.fiscal_date_ending,
+                FinancialPeriod.figures,
+            )
+            .where(FinancialPeriod.company_id == company_id)
+            .order_by(FinancialPeriod.period_type, FinancialPeriod.fiscal_date_ending)
+        )
+        return [tuple(row) for row in rows]
+
+
+def _snapshot_count(symbol: str) -> int:
+    with new_session() as session:
+        count = session.scalar(
+            select(func.count()).select_from(MarketDataSnapshot).where(MarketDataSnapshot.symbol == symbol)
+        )
+        return int(count or 0)
+
+
+def test_refresh_stores_each_response_once_and_skips_unchanged_datasets(
+    committed_client: TestClient, committed_factory: Factory, fake_alphavantage: FakeAlphaVantage, fake_gateway: Any
+) -> None:
+    org = committed_factory.organization(with_roles=False)
+    company_id = _company(committed_client, org)
+    _clear_raw_cache()
+    calls_before, snapshots_before = fake_alphavantage.total_requests, _snapshot_count("DAQI")
+
+    first = _refresh(company_id)
+    assert fake_alphavantage.total_requests - calls_before == 9
+    assert first["provider_calls"] == 9
+    with new_session() as session:
+        pointers = MarketDataRepository(session).dataset_pointers(company_id)
+        assert set(pointers) == set(service.REFRESH_DATASETS)
+        pinned = {i for ids in pointers.values() for i in ids}
+        assert len(pinned) == 9  # every response used is a snapshot, each dataset points at its own
+        stored = session.scalars(select(MarketDataSnapshot.id).where(MarketDataSnapshot.id.in_(pinned))).all()
+        assert len(stored) == 9
+    periods = _periods(company_id)
+    assert periods
+    assert {p[1] for p in periods} == {"provider"}
+    for _id, _kind, _type, _end, figures in periods:  # provenance: every figure names a pinned snapshot
+        for figure in figures.values():
+            assert figure["source"]
+            assert figure["snapshot_id"] is None or uuid.UUID(figure["snapshot_id"]) in pinned
+    statement_snapshots = {uuid.UUID(f["snapshot_id"]) for p in periods for f in p[4].values() if f["snapshot_id"]}
+    assert statement_snapshots == set(pointers["statements"])
+
+    # Again with an empty cache: nine provider calls, identical bodies, so no new snapshots and no re-mapping.
+    _clear_raw_cache()
+    snapshots_after_first = _snapshot_count("DAQI")
+    second = _refresh(company_id)
+    assert second["provider_calls"] == 9
+    assert _snapshot_count("DAQI") == snapshots_after_first
+    assert snapshots_after_first >= snapshots_before
+    assert sorted(second["unchanged"]) == sorted(["daily_prices", "statements", "earnings", "dividends", "splits"])
+    assert _periods(company_id) == periods  # the same rows (ids included): not deleted and re-inserted
+
+    # A cache hit makes no provider call at all.
+    calls = fake_alphavantage.total_requests
+    assert _refresh(company_id)["provider_calls"] == 0
+    assert fake_alphavantage.total_requests == calls
+
+    # Periods that are no longer the provider's (an import) are mapped again from the same snapshots.
+    with new_session() as session:
+        company = session.get(Company, company_id)
+        assert company is not None
+        MarketDataRepository(session).replace_periods(
+            company,
+            "import",
+            [{"period_type": "annual", "fiscal_date_ending": periods[0][3], "currency": "USD", "figures": {}}],
+        )
+        session.commit()
+    third = _refresh(company_id)
+    assert "statements" not in third["unchanged"]
+    assert [p[1:] for p in _periods(company_id)] == [p[1:] for p in periods]
+
+
+def _refresh_twice_at_once(company_id: uuid.UUID) -> list[object]:
+    """Two threads, each its own session and connection, released together by a barrier; their outcomes."""
+    barrier = threading.Barrier(2)
+    outcomes: list[object] = []
+
+    def refresh() -> None:
+        try:
+            with new_session() as session:
+                company = session.get(Company, company_id)
+                assert company is not None
+                barrier.wait(timeout=10)
+                result = service.refresh_company(session, company, deadline=time.monotonic() + 60)
+                session.commit()
+            outcomes.append(result)
+        except Exception as exc:  # reported by the caller with the other thread's outcome
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=refresh) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_two_refreshes_of_one_company_at_once_both_succeed(
+    committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
+) -> None:
+    """Both map the statements (a first refresh) at the same moment; the company row lock makes them take turns.
+
+    Without the lock, the second DELETE sees none of the first's rows and its INSERT violates the unique key.
+    """
+    org = committed_factory.organization(with_roles=False)
+    for symbol in ("DAQI", "DBRK", "DCSH"):
+        company_id = _company(committed_client, org, symbol)
+        outcomes = _refresh_twice_at_once(company_id)
+        assert len(outcomes) == 2
+        assert all(isinstance(o, dict) for o in outcomes), outcomes
+        periods = _periods(company_id)
+        keys = [(p[2], p[3]) for p in periods]
+        assert periods
+        assert len(keys) == len(set(keys))
+        assert {p[1] for p in periods} == {"provider"}
+
+
+def test_a_throttled_refresh_keeps_every_response_it_fetched(
+    committed_client: TestClient,
+    committed_factory: Factory,
+    fake_alphavantage: FakeAlphaVantage,
+    fake_gateway: gateway.Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    org = committed_factory.organization(with_roles=False)
+    company_id = _company(committed_client, org, "DBRK")
+    _clear_raw_cache()
+    # A bucket of four tokens that refills once a day: the fifth miss is throttled at once.
+    monkeypatch.setattr(fake_gateway, "max_wait", 0.0)
+    monkeypatch.setattr(
+        fake_gateway, "limiter", RateLimiter(f"test-{uuid.uuid4().hex}", Plan(1 / 86400, 4, daily_budget=-1))
+    )
+    calls = fake_alphavantage.total_requests
+    with pytest.raises(RateLimited) as throttled:
+        _refresh(company_id)
+    assert throttled.value.scope == "burst"
+    assert fake_alphavantage.total_requests - calls == 4
+    with new_session() as session:  # the refresh rolled back (only the creation's overview is recorded)...
+        assert set(MarketDataRepository(session).dataset_pointers(company_id)) == {"overview"}
+    requests = service.default_provider().company_requests("DBRK")
+    cached = [r for r in gateway.cache.get_many(requests) if r is not None]
+    assert len(cached) == 4  # ...but its four responses are cached...
+    assert all(r.snapshot_id for r in cached)
+    with new_session() as session:  # ...pointing at stored snapshots
+        ids = [uuid.UUID(r.snapshot_id) for r in cached if r.snapshot_id]
+        assert len(session.scalars(select(MarketDataSnapshot.id).where(MarketDataSnapshot.id.in_(ids))).all()) == 4
+
+    # The retry makes only the five calls that are left.
+    monkeypatch.setattr(fake_gateway, "limiter", RateLimiter(f"test-{uuid.uuid4().hex}", UNLIMITED))
+    calls = fake_alphavantage.total_requests
+    result = _refresh(company_id)
+    assert fake_alphavantage.total_requests - calls == 5
+    assert result["provider_calls"] == 5
