@@ -29,10 +29,17 @@ def append(
     order, which is the order streams replay them in.
     """
     session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"water-events:{organization_id}"))))
-    event_id = session.scalar(
+    event_id = session.execute(
         insert(RunEvent)
         .values(organization_id=organization_id, run_id=run_id, type=event_type, data=data)
         .returning(RunEvent.id)
-    )
+    ).scalar_one()
+    after_commit(session, lambda: publish(organization_id, event_id, event_type, run_id, data))
+
+
+def publish(
+    organization_id: uuid.UUID, event_id: int, event_type: str, run_id: uuid.UUID, data: dict[str, Any]
+) -> None:
+    """Tell live streams about a committed event (they replay the log from their last id on every message)."""
     message = json.dumps({"id": event_id, "type": event_type, "run_id": str(run_id), "data": data}, default=str)
-    after_commit(session, lambda: get_redis().publish(channel(organization_id), message))
+    get_redis().publish(channel(organization_id), message)

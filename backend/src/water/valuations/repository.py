@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+import psycopg
+from psycopg.types.json import Jsonb
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from ..kit.pagination import SortSpec, paginate, split_page
@@ -71,31 +73,8 @@ class ValuationRunRepository:
         query = paginate(query, sort="-created_at", spec=SORT, id_column=ValuationRun.id, cursor=cursor, limit=limit)
         return split_page(list(self.session.scalars(query)), limit, "-created_at", SORT)
 
-    def claim(self, run_id: uuid.UUID, lease: timedelta) -> Claimed | None:
-        """queued (or running past its lease) → running; what the worker needs, when this caller won."""
-        now = datetime.now(UTC)
-        row = self.session.execute(
-            update(ValuationRun)
-            .where(
-                ValuationRun.id == run_id,
-                or_(
-                    ValuationRun.status == RunStatus.queued,
-                    (ValuationRun.status == RunStatus.running) & (ValuationRun.started_at < now - lease),
-                ),
-            )
-            .values(status=RunStatus.running, attempts=ValuationRun.attempts + 1, started_at=now)
-            .returning(
-                ValuationRun.attempts,
-                ValuationRun.organization_id,
-                ValuationRun.company_id,
-                ValuationRun.methods,
-                ValuationRun.requests,
-            )
-        ).first()
-        return Claimed(int(row[0]), row[1], row[2], list(row[3]), row[4]) if row else None
-
     def finish(self, run_id: uuid.UUID, attempt: int, status: RunStatus, values: dict[str, Any]) -> bool:
-        """running → succeeded | failed, only for the attempt that holds the claim (a cancel wins over a late result)."""
+        """running → failed for the reaper (the worker finishes with `RunStatements.finish`): that attempt only."""
         done = self.session.execute(
             update(ValuationRun)
             .where(
@@ -118,12 +97,6 @@ class ValuationRunRepository:
             .values(status=RunStatus.cancelled, cancel_requested=True, finished_at=datetime.now(UTC))
         )
         return RunStatus(row[0])
-
-    def status(self, run_id: uuid.UUID) -> tuple[RunStatus, datetime | None] | None:
-        row = self.session.execute(
-            select(ValuationRun.status, ValuationRun.started_at).where(ValuationRun.id == run_id)
-        ).first()
-        return (RunStatus(row[0]), row[1]) if row else None
 
     def stale_queued(self, older_than: datetime, limit: int) -> list[uuid.UUID]:
         query = (
@@ -148,3 +121,108 @@ class ValuationRunRepository:
         if run_id is not None:
             query = query.where(RunEvent.run_id == run_id)
         return list(self.session.scalars(query.order_by(RunEvent.id).limit(limit)))
+
+
+# --- the worker's hot path: one statement per state change, on a plain psycopg connection ---------------
+
+# Each statement runs alone in autocommit mode: it is its own transaction, so the run row's change, its
+# event and the events lock all commit (and the lock is released) together, in one round trip.
+#
+# Event order (see events.py): the organization's events lock must be held before the event's id is drawn
+# and until commit. `locked` takes it in its select list, for the one row the UPDATE returned; the INSERT
+# reads its rows from `locked`, so no row reaches the INSERT (which draws the identity value) before
+# that lock is held, and the lock is a transaction lock, released at the statement's commit. `locked` is
+# MATERIALIZED (and calls a volatile function): never inlined, evaluated once.
+# The row lock comes before the events lock, the order every other writer of run events follows (a
+# cancel locks the run, then appends its event), so the two cannot deadlock.
+CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE valuation_runs
+    SET status = 'running', attempts = attempts + 1, started_at = %(now)s, updated_at = %(now)s
+    WHERE id = %(run_id)s
+      AND (status = 'queued' OR (status = 'running' AND started_at < %(lease_start)s))
+    RETURNING id, organization_id, company_id, attempts, methods, requests
+), locked AS MATERIALIZED (
+    SELECT claimed.*, pg_advisory_xact_lock(hashtext('water-events:' || organization_id::text)) AS lock
+    FROM claimed
+), event AS (
+    INSERT INTO run_events (organization_id, run_id, type, data)
+    SELECT organization_id, id, 'run.running', jsonb_build_object('status', 'running', 'attempt', attempts)
+    FROM locked
+    RETURNING id
+)
+SELECT locked.attempts, locked.organization_id, locked.company_id, locked.methods, locked.requests, event.id
+FROM locked CROSS JOIN event
+"""
+
+# running -> succeeded | failed for the attempt that holds the claim only: a cancel (status no longer
+# running) or a reclaim after the lease expired (attempts moved on) makes it change nothing.
+FINISH_SQL = """
+WITH done AS (
+    UPDATE valuation_runs
+    SET status = %(status)s::run_status, finished_at = %(now)s, updated_at = %(now)s,
+        result = %(result)s, error = %(error)s, compute_ms = %(compute_ms)s,
+        value_per_share = %(value_per_share)s, equity_value = %(equity_value)s,
+        enterprise_value = %(enterprise_value)s, price = %(price)s, upside = %(upside)s
+    WHERE id = %(run_id)s AND status = 'running' AND attempts = %(attempt)s
+    RETURNING id, organization_id
+), locked AS MATERIALIZED (
+    SELECT done.*, pg_advisory_xact_lock(hashtext('water-events:' || organization_id::text)) AS lock
+    FROM done
+)
+INSERT INTO run_events (organization_id, run_id, type, data)
+SELECT organization_id, id, %(event_type)s, %(event_data)s FROM locked
+RETURNING id
+"""
+
+
+class RunStatements:
+    """The worker's claim and finish, each one autocommitted statement on a plain psycopg connection.
+
+    Safe to repeat after a connection failure: a repeated claim finds the run `running` inside
+    its lease (the task retries after the lease and reclaims it with the next attempt); a repeated
+    finish finds the run no longer `running` and changes nothing.
+    """
+
+    def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        self.connection = connection
+
+    def claim(self, run_id: uuid.UUID, lease: timedelta) -> tuple[Claimed, int] | None:
+        """queued (or running past its lease) -> running, with its `run.running` event; (claim, event id)."""
+        now = datetime.now(UTC)
+        row = self.connection.execute(CLAIM_SQL, {"run_id": run_id, "now": now, "lease_start": now - lease}).fetchone()
+        if row is None:
+            return None
+        return Claimed(int(row[0]), row[1], row[2], list(row[3]), row[4]), int(row[5])
+
+    def finish(
+        self,
+        run_id: uuid.UUID,
+        attempt: int,
+        status: RunStatus,
+        values: dict[str, Any],
+        event_data: dict[str, Any],
+    ) -> int | None:
+        """running -> succeeded | failed with its event, for the claiming attempt only; the event id, or None."""
+        params = {column: values.get(column) for column in FINISH_COLUMNS}
+        params.update(
+            run_id=run_id,
+            attempt=attempt,
+            status=status.value,
+            now=datetime.now(UTC),
+            result=Jsonb(values["result"]) if values.get("result") is not None else None,
+            error=Jsonb(values["error"]) if values.get("error") is not None else None,
+            event_type=f"run.{status.value}",
+            event_data=Jsonb(event_data),
+        )
+        row = self.connection.execute(FINISH_SQL, params).fetchone()
+        return int(row[0]) if row else None
+
+    def status(self, run_id: uuid.UUID) -> tuple[RunStatus, datetime | None] | None:
+        row = self.connection.execute(
+            "SELECT status, started_at FROM valuation_runs WHERE id = %(run_id)s", {"run_id": run_id}
+        ).fetchone()
+        return (RunStatus(row[0]), row[1]) if row else None
+
+
+FINISH_COLUMNS = ("compute_ms", "value_per_share", "equity_value", "enterprise_value", "price", "upside")

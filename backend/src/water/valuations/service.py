@@ -23,8 +23,8 @@ from ..models import ValuationRun
 from ..models.valuation_run import RunStatus
 from ..worker.enqueue import enqueue_after_commit, send_now
 from ..worker.queues import CLAIM_LEASE, OVERDUE, RESEND_AFTER
-from . import compute, events, flows
-from .repository import Claimed, ValuationRunRepository
+from . import compute, events, flows, worker_db
+from .repository import Claimed, RunStatements, ValuationRunRepository
 from .schemas import ValuationRunCreate
 
 LEASE = CLAIM_LEASE
@@ -241,53 +241,56 @@ class RunBusy(Exception):
         self.retry_in = retry_in
 
 
-def _claim(run_id: uuid.UUID) -> Claimed | None:
-    """Claim in a transaction of its own, with its `running` event, so progress is visible at once."""
-    with side_session() as own:
-        repo = ValuationRunRepository(own)
-        claimed = repo.claim(run_id, LEASE)
-        if claimed is None:
-            state = repo.status(run_id)
-            own.rollback()
-            if state and state[0] == RunStatus.running and state[1] is not None:
-                raise RunBusy(max(1.0, (state[1] + LEASE - datetime.now(UTC)).total_seconds()))
-            return None
-        events.append(
-            own, claimed.organization_id, run_id, "run.running", {"status": "running", "attempt": claimed.attempt}
-        )
-        own.commit()
-        return claimed
+def _claim(statements: RunStatements, run_id: uuid.UUID) -> Claimed | None:
+    """Claim with its `running` event in one autocommitted statement, so progress is visible at once."""
+    claimed = statements.claim(run_id, LEASE)
+    if claimed is None:
+        state = statements.status(run_id)
+        if state and state[0] == RunStatus.running and state[1] is not None:
+            raise RunBusy(max(1.0, (state[1] + LEASE - datetime.now(UTC)).total_seconds()))
+        return None
+    run, event_id = claimed
+    events.publish(run.organization_id, event_id, "run.running", run_id, {"status": "running", "attempt": run.attempt})
+    return run
 
 
-def _finish_event(
-    session: Session, claimed: Claimed, run_id: uuid.UUID, status: RunStatus, extra: dict[str, Any]
-) -> None:
+def _finish(
+    statements: RunStatements,
+    claimed: Claimed,
+    run_id: uuid.UUID,
+    status: RunStatus,
+    values: dict[str, Any],
+    extra: dict[str, Any],
+) -> bool:
+    """Store the outcome with its event (one statement), then publish it; False when the claim was lost."""
     data = {"status": status.value, "company_id": str(claimed.company_id), **extra}
-    events.append(session, claimed.organization_id, run_id, f"run.{status.value}", data)
+    event_id = statements.finish(run_id, claimed.attempt, status, values, data)
+    if event_id is None:
+        return False
+    events.publish(claimed.organization_id, event_id, f"run.{status.value}", run_id, data)
+    return True
 
 
-def execute(session: Session, run_id: str) -> str:
-    """Claim, compute, and store the result with its `succeeded`/`failed` event in the task's transaction."""
+def execute(run_id: str) -> str:
+    """Claim, compute, store: two autocommitted statements on the worker's own connection (worker_db)."""
     rid = uuid.UUID(run_id)
-    claimed = _claim(rid)
+    claimed = worker_db.run(lambda conn: _claim(RunStatements(conn), rid))
     if claimed is None:
         return "not claimable"
-    repo = ValuationRunRepository(session)
     try:
         results, summary, elapsed = compute.compute(claimed.methods, claimed.requests)
     except compute.RunFailure as failure:
-        if repo.finish(rid, claimed.attempt, RunStatus.failed, {"error": failure.problem}):
-            _finish_event(session, claimed, rid, RunStatus.failed, {"error": failure.problem})
+        error = {"error": failure.problem}
+        worker_db.run(lambda conn: _finish(RunStatements(conn), claimed, rid, RunStatus.failed, error, error))
         return "failed"
     values = {
         "result": results,
         "compute_ms": elapsed,
         **{k: summary.get(k) for k in ("value_per_share", "equity_value", "enterprise_value", "price", "upside")},
     }
-    if not repo.finish(rid, claimed.attempt, RunStatus.succeeded, values):
-        return "discarded (cancelled or reclaimed)"
     extra = {"value_per_share": summary.get("value_per_share"), "upside": summary.get("upside")}
-    _finish_event(session, claimed, rid, RunStatus.succeeded, extra)
+    if not worker_db.run(lambda conn: _finish(RunStatements(conn), claimed, rid, RunStatus.succeeded, values, extra)):
+        return "discarded (cancelled or reclaimed)"
     return "succeeded"
 
 

@@ -9,11 +9,11 @@ from ..worker.task import water_task
 from . import service
 
 
-@water_task("valuations.run", queue=Queue.default, max_retries=20)
-def run_valuation(session: Session, run_id: str) -> str:
-    """Run one valuation (idempotent: the run row is claimed atomically)."""
+@water_task("valuations.run", queue=Queue.default, max_retries=20, session=False)
+def run_valuation(run_id: str) -> str:
+    """Run one valuation (idempotent: the run row is claimed atomically; its own two statements, no session)."""
     try:
-        return service.execute(session, run_id)
+        return service.execute(run_id)
     except service.RunBusy as busy:
         raise run_valuation.retry(countdown=min(busy.retry_in, 10)) from None
 

@@ -5,7 +5,8 @@
 
 The body receives a session whose transaction the wrapper commits when the body
 returns (then runs after-commit hooks, e.g. follow-up enqueues) and rolls back
-when it raises. Tasks take ids, not objects, and must be idempotent: the message
+when it raises. With `session=False` the body gets only its arguments and owns
+its statements (the valuation run's two autocommitted statements). Tasks take ids, not objects, and must be idempotent: the message
 may be delivered again after a worker dies.
 """
 
@@ -44,6 +45,7 @@ def water_task(
     time_limit: int = HARD_TIME_LIMIT,
     soft_time_limit: int = SOFT_TIME_LIMIT,
     max_retries: int = 3,
+    session: bool = True,
 ) -> Callable[[Callable[..., Any]], Task]:
     """Register `body(session, *args)` as Celery task `name` on `queue` (`<domain>.<verb>`)."""
     if "." not in name:
@@ -69,7 +71,7 @@ def water_task(
             outcome = "failure"
             log.info("task.started", attempt=task.request.retries)
             try:
-                result = _run_in_transaction(body, args, kwargs)
+                result = _run_in_transaction(body, args, kwargs) if session else body(*args, **kwargs)
                 outcome = "success"
                 return result
             except Retry:
