@@ -355,6 +355,12 @@ def number(value: object) -> float | None:
         return float(value) if math.isfinite(value) else None
     if not isinstance(value, str):
         return None
+    try:  # the common case, a plain number: float() strips whitespace and refuses every missing marker
+        result = float(value)
+    except ValueError:
+        pass
+    else:
+        return result if math.isfinite(result) else None
     text = value.strip().removesuffix("%").replace(",", "")
     if text in MISSING:
         return None
@@ -509,19 +515,28 @@ def parse_daily_series(raw: RawResponse) -> list[PriceBar]:
     series = next((v for k, v in data.items() if k.startswith("Time Series")), None)
     if not isinstance(series, dict):
         raise _unexpected(raw.request, "no Time Series object")
+    names: dict[str, str] = {}  # "4. close" → "close", once per key: every row repeats the same keys
     bars = []
     for key, row in series.items():
-        when, close = day(key), number(_numbered(row, "close")) if isinstance(row, dict) else None
-        if when is None or close is None or not isinstance(row, dict):
+        if not isinstance(row, dict):
+            continue
+        fields: dict[str, Any] = {}
+        for field, value in row.items():
+            name = names.get(field)
+            if name is None:
+                name = names[field] = field.split(". ", 1)[-1]
+            fields.setdefault(name, value)  # the first field of a name wins, as with _numbered
+        when, close = day(key), number(fields.get("close"))
+        if when is None or close is None:
             continue
         bars.append(
             PriceBar(
                 day=when,
                 close=close,
-                adjusted_close=number(_numbered(row, "adjusted close")),
-                volume=number(_numbered(row, "volume")),
-                dividend=number(_numbered(row, "dividend amount")),
-                split_coefficient=number(_numbered(row, "split coefficient")),
+                adjusted_close=number(fields.get("adjusted close")),
+                volume=number(fields.get("volume")),
+                dividend=number(fields.get("dividend amount")),
+                split_coefficient=number(fields.get("split coefficient")),
             )
         )
     bars.sort(key=lambda bar: bar.day)
