@@ -61,16 +61,20 @@ class Gateway:
         `deadline` on the monotonic clock, provider down), so a retry re-uses every call made.
         """
         results: list[RawResponse | None] = list(cache.get_many(requests))
+        misses = [i for i, cached in enumerate(results) if cached is None or cached.snapshot_id is None]
+        for i, request in enumerate(requests):
+            cache_lookups.labels(request.function, "miss" if i in misses else "hit").inc()
+        # Every miss's token in one script call when the bucket and the day's budget have them all now;
+        # otherwise one by one, waiting as needed. A token taken for a call that then is not made
+        # (an earlier call failed) is simply spent: the limits are never exceeded, only under-used.
+        prepaid = len(misses) if len(misses) > 1 and self.limiter.try_acquire(len(misses))[0] else 0
         fresh: list[tuple[int, RawResponse]] = []
         try:
-            for i, (request, cached) in enumerate(zip(requests, results, strict=True)):
-                if cached is not None and cached.snapshot_id is not None:
-                    cache_lookups.labels(request.function, "hit").inc()
-                    continue
-                cache_lookups.labels(request.function, "miss").inc()
+            for i in misses:
                 if deadline is not None and time.monotonic() > deadline:
                     raise RateLimited("Paused to stay within the task time limit.", scope="burst", retry_after=1)
-                fresh.append((i, self._call(request)))
+                fresh.append((i, self._call(requests[i], prepaid=prepaid > 0)))
+                prepaid -= 1
         finally:
             if fresh:
                 ids = snapshots.store_many([response for _, response in fresh])
@@ -80,10 +84,11 @@ class Gateway:
                     results[i] = response
         return [r for r in results if r is not None]
 
-    def _call(self, request: ProviderRequest) -> RawResponse:
-        """One provider call: a token from the shared limiter (waiting up to max_wait), then the transport."""
+    def _call(self, request: ProviderRequest, *, prepaid: bool = False) -> RawResponse:
+        """One provider call: a token from the shared limiter (waiting up to max_wait) unless `prepaid`, then the transport."""
         try:
-            self.limiter.acquire(max_wait=self.max_wait)
+            if not prepaid:
+                self.limiter.acquire(max_wait=self.max_wait)
         except RateLimited as exc:
             provider_throttles.labels(self.provider, exc.scope).inc()
             raise

@@ -101,16 +101,16 @@ class MarketDataRepository:
         """
         self.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
         self.session.execute(delete(FinancialPeriod).where(FinancialPeriod.company_id == company.id))
-        for period in periods:
-            self.session.add(
-                FinancialPeriod(
-                    organization_id=company.organization_id,
-                    company_id=company.id,
-                    source_kind=source_kind,
-                    statement_import_id=import_id,
-                    **period,
-                )
-            )
+        if not periods:
+            return
+        common = {
+            "organization_id": company.organization_id,
+            "company_id": company.id,
+            "source_kind": source_kind,
+            "statement_import_id": import_id,
+        }
+        # One bulk INSERT (no ORM objects to track): ids and timestamps come from the column defaults.
+        self.session.execute(insert(FinancialPeriod), [{**common, **period} for period in periods])
 
     def periods(self, company_id: uuid.UUID, period_type: str | None = None) -> list[FinancialPeriod]:
         query = select(FinancialPeriod).where(FinancialPeriod.company_id == company_id)

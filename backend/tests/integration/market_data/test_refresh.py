@@ -228,3 +228,26 @@ def test_a_throttled_refresh_keeps_every_response_it_fetched(
     result = _refresh(company_id)
     assert fake_alphavantage.total_requests - calls == 5
     assert result["provider_calls"] == 5
+
+
+def test_a_refresh_takes_its_misses_tokens_at_once_and_never_more_than_the_bucket_holds(
+    committed_client: TestClient,
+    committed_factory: Factory,
+    fake_alphavantage: FakeAlphaVantage,
+    fake_gateway: gateway.Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    org = committed_factory.organization(with_roles=False)
+    company_id = _company(committed_client, org, "DCSH")
+    _clear_raw_cache()
+    limiter = RateLimiter(f"test-{uuid.uuid4().hex}", Plan(1 / 86400, 9, daily_budget=-1))
+    monkeypatch.setattr(fake_gateway, "max_wait", 0.0)
+    monkeypatch.setattr(fake_gateway, "limiter", limiter)
+    calls = fake_alphavantage.total_requests
+    assert _refresh(company_id)["provider_calls"] == 9
+    assert limiter.state().used_today == 9
+    _clear_raw_cache()  # nine misses again, and no token left: not one call is made
+    with pytest.raises(RateLimited):
+        _refresh(company_id)
+    assert fake_alphavantage.total_requests - calls == 9
+    assert limiter.state().used_today == 9
