@@ -188,8 +188,16 @@ RACE_RETRIES: dict[str, int] = {}
 
 
 def post_seeing_writes(url: str, what: str, not_yet: int, **kwargs: Any) -> httpx.Response:
-    """POST; on `not_yet` (401/404: the previous request's commit is not visible yet) retry up to 20 times."""
-    response = CLIENT.post(url, **kwargs)
+    """POST; on `not_yet` (401/404: the previous request's commit is not visible yet) retry up to 20 times.
+
+    Also once when a kept-alive connection was reset: uvicorn closes idle ones after 5 s, and a
+    request sent on one at that moment never reached the application.
+    """
+    try:
+        response = CLIENT.post(url, **kwargs)
+    except (httpx.ReadError, httpx.RemoteProtocolError):
+        RACE_RETRIES["connection reset while idle"] = RACE_RETRIES.get("connection reset while idle", 0) + 1
+        response = CLIENT.post(url, **kwargs)
     for _ in range(20):
         if response.status_code != not_yet:
             break
@@ -437,6 +445,7 @@ def wait_spies(spies: list[subprocess.Popen[bytes]]) -> None:
 @dataclass
 class RefreshResult:
     scenario: str
+    backend: str
     companies: int
     distinct_symbols: int
     wall_s: float
@@ -458,6 +467,7 @@ class RefreshResult:
 
 def refresh_run(
     scenario: str,
+    backend: str,
     base: str,
     targets: list[tuple[dict[str, str], str]],
     distinct: int,
@@ -483,7 +493,7 @@ def refresh_run(
     if statuses.get("succeeded", 0) != len(job_ids):
         print(f"{scenario}: not all jobs succeeded: {statuses}; {failed_jobs(job_ids)}", file=sys.stderr)
     return RefreshResult(
-        scenario, len(targets), distinct, wall, enqueued, span_created, span_started, statuses, attempts, calls,
+        scenario, backend, len(targets), distinct, wall, enqueued, span_created, span_started, statuses, attempts, calls,
         worker_cpu, api_cpu, driver_cpu, load,
     )  # fmt: skip
 
@@ -492,7 +502,7 @@ def refresh_run(
 
 
 def backend_source(commit: str | None, logs: Path) -> str:
-    """Export `commit`'s backend into logs/backend (when given); a description of what runs, either way."""
+    """Export `commit`'s backend into `logs`/backend (when given); a description of what runs, either way."""
     git = ["git", "-C", str(ROOT)]
     rev = subprocess.run([*git, "rev-parse", "--short", commit or "HEAD"], capture_output=True, text=True).stdout
     if commit:
@@ -539,11 +549,23 @@ def main() -> None:
     )
     parser.add_argument("--skip-refresh", action="store_true", help="only the cached reads and market inputs")
     parser.add_argument(
+        "--refresh-only", action="store_true", help="only the refresh runs (no wrk, no market inputs; wrk not needed)"
+    )
+    parser.add_argument(
+        "--compare",
+        metavar="COMMIT",
+        help="A/B: also run the refreshes with the workers on this commit's export, interleaved (A B B A ...); "
+        "the API stays on --commit",
+    )
+    parser.add_argument("--refresh-rounds", type=int, default=2, help="rounds of the refresh scenarios (per backend)")
+    parser.add_argument(
         "--skip-as-shipped", action="store_true", help="skip the extra refresh runs with the fake's Nagle left on"
     )
     parser.add_argument("--keep-logs", action="store_true")
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
+    if args.refresh_only and args.skip_refresh:
+        sys.exit("--refresh-only and --skip-refresh exclude each other")
+    if shutil.which("wrk") is None and not args.refresh_only:
         sys.exit("wrk is missing: apt-get install -y wrk")
 
     logs = Path(tempfile.mkdtemp(prefix="water-bench-md-"))
@@ -560,6 +582,12 @@ def main() -> None:
         source += f" + {patch.name}"
     if args.commit:
         env["PYTHONPATH"] = str(logs / "backend" / "src")
+    backends = {"A": env}
+    if args.compare:
+        (logs / "b").mkdir()
+        source_b = backend_source(args.compare, logs / "b")
+        backends["B"] = {**env, "PYTHONPATH": str(logs / "b" / "backend" / "src")}
+        source = f"A = {source}; B = {source_b} (workers only)"
     lines: list[str] = []
     try:
         print(f"setting up (logs in {logs}) ...", file=sys.stderr)
@@ -592,7 +620,7 @@ def main() -> None:
                 sys.exit(f"{url}: HTTP {response.status_code} {response.text[:300]}")
             sizes[name] = len(response.content)
         reads: dict[str, list[WrkResult]] = {name: [] for name in urls}
-        for round_no in range(1, args.rounds + 1):
+        for round_no in range(1, 0 if args.refresh_only else args.rounds + 1):
             for name, url in urls.items():
                 if args.warmup:
                     run_wrk(url, headers, args.warmup, api.pid, fake)
@@ -604,8 +632,9 @@ def main() -> None:
                     file=sys.stderr,
                 )
         for name, url in urls.items():  # one connection: the latency of a request that does not queue
-            reads[name].append(run_wrk(url, headers, args.duration, api.pid, fake, connections=1))
-        if args.profile:
+            if not args.refresh_only:
+                reads[name].append(run_wrk(url, headers, args.duration, api.pid, fake, connections=1))
+        if args.profile and not args.refresh_only:
             args.profile.mkdir(parents=True, exist_ok=True)
             for name, url in list(urls.items())[1:]:
                 tag = "quote" if "quote" in name else "financials"
@@ -617,7 +646,7 @@ def main() -> None:
         # --- 3. market inputs twice -------------------------------------------------------------
         clear_raw_cache(r)
         inputs = []
-        for _ in range(2):
+        for _ in range(0 if args.refresh_only else 2):
             before, t0 = fake.counts(), time.perf_counter()
             response = CLIENT.get(f"{base}/api/companies/{company}/market-inputs", headers=headers, timeout=60)
             elapsed = time.perf_counter() - t0
@@ -626,7 +655,7 @@ def main() -> None:
             delta = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
             inputs.append((elapsed, sum(delta.values()), delta, load_avg()))
         warm_times = []
-        for _ in range(10):
+        for _ in range(0 if args.refresh_only else 10):
             t0 = time.perf_counter()
             check(CLIENT.get(f"{base}/api/companies/{company}/market-inputs", headers=headers, timeout=60), "inputs")
             warm_times.append(time.perf_counter() - t0)
@@ -635,59 +664,94 @@ def main() -> None:
         refreshes: list[RefreshResult] = []
         stop(worker)
         if not args.skip_refresh:
-            workers = [start_worker(env, logs, f"low{i}", "low_priority", 1) for i in (1, 2)]
-            for i, process in enumerate(workers, 1):
-                wait_worker_ready(process, 1, logs / f"worker-low{i}.log")
-            distinct_targets = []
-            for i in range(100):
-                symbol = f"{SYMBOLS[i % 3]}{i // 3 + 1:03d}"
-                distinct_targets.append((headers, create_from_symbol(base, headers, symbol)))
-            shared_targets = [(headers, c) for c in first.values()]
-            for n in range(1, args.organizations):
-                org = sign_up(base, n)
-                shared_targets += [(org, create_from_symbol(base, org, s)) for s in SYMBOLS]
-            shared_targets = shared_targets[:100]
-            # Warm both worker processes (imports, connection pools) before timing, on six different
-            # companies: two refreshes of one company at once can fail (see the docs' findings).
-            warm = enqueue_refreshes(base, shared_targets[3:9])
-            wait_jobs(warm, timeout=120)
-            refreshes = [
-                refresh_run("distinct", base, distinct_targets, 100, r, fake, workers, api),
-                refresh_run("shared", base, shared_targets, len(SYMBOLS), r, fake, workers, api),
-                refresh_run("distinct", base, distinct_targets, 100, r, fake, workers, api),
-                refresh_run("shared", base, shared_targets, len(SYMBOLS), r, fake, workers, api),
-            ]
-            for res in refreshes:
-                print(
-                    f"{res.scenario}: {res.per_second:.1f} companies/s ({res.wall_s:.2f} s), "
-                    f"{res.provider_calls} calls, load {res.load}",
-                    file=sys.stderr,
-                )
+            numbers = iter(range(1, 1000))  # alias numbers (3 digits): each "first refresh" run takes 34 new ones
+            org_numbers = iter(range(1, 1_000_000))
+            warm_targets = [(headers, c) for c in first.values()]
+            warm_targets += [(headers, create_from_symbol(base, headers, f"{s}999")) for s in SYMBOLS]
+
+            def new_distinct() -> list[tuple[dict[str, str], str]]:
+                """100 companies never refreshed, with 100 tickers no company had before."""
+                taken = [next(numbers) for _ in range(34)]
+                symbols = [f"{SYMBOLS[i % 3]}{taken[i // 3]:03d}" for i in range(100)]
+                return [(headers, create_from_symbol(base, headers, symbol)) for symbol in symbols]
+
+            def new_shared() -> list[tuple[dict[str, str], str]]:
+                """100 companies never refreshed: DAQI, DBRK, DCSH in each of `--organizations` new organizations."""
+                targets: list[tuple[dict[str, str], str]] = []
+                for _ in range(args.organizations):
+                    org = sign_up(base, next(org_numbers))
+                    targets += [(org, create_from_symbol(base, org, s)) for s in SYMBOLS]
+                return targets[:100]
+
+            workers: list[subprocess.Popen[bytes]] = []
+            workers_backend = ""
+
+            def use_backend(name: str, tag: str = "") -> list[subprocess.Popen[bytes]]:
+                """Two fresh low_priority workers on backend `name`, warmed (imports, pools) on six companies."""
+                for process in workers:
+                    stop(process)
+                started = [
+                    start_worker(backends[name], logs, f"{tag}{name}{i}-{time.monotonic_ns()}", "low_priority", 1)
+                    for i in (1, 2)
+                ]
+                for process in started:
+                    wait_worker_ready(process, 1, logs / "worker.log")
+                wait_jobs(enqueue_refreshes(base, warm_targets), timeout=120)
+                return started
+
+            def runs(name: str) -> None:
+                distinct_targets = new_distinct()
+                shared_targets = new_shared()
+                for scenario, targets, distinct in (
+                    ("distinct, first refresh", distinct_targets, 100),
+                    ("distinct, again (statements unchanged)", distinct_targets, 100),
+                    ("shared, first refresh", shared_targets, len(SYMBOLS)),
+                    ("shared, again (statements unchanged)", shared_targets, len(SYMBOLS)),
+                ):
+                    res = refresh_run(scenario, name, base, targets, distinct, r, fake, workers, api)
+                    refreshes.append(res)
+                    print(
+                        f"[{name}] {res.scenario}: {res.per_second:.1f} companies/s ({res.wall_s:.2f} s), "
+                        f"worker CPU {res.worker_cpu_s * 1000 / res.companies:.0f} ms/company, "
+                        f"{res.provider_calls} calls, load {res.load}",
+                        file=sys.stderr,
+                    )
+
+            order = list(backends)
+            for round_no in range(1, args.refresh_rounds + 1):
+                for name in order if round_no % 2 else reversed(order):  # A B B A ...: drift cancels out
+                    if workers_backend != name:
+                        workers = use_backend(name)
+                        workers_backend = name
+                    runs(name)
             if args.profile:
-                worker_pids = [p for w in workers for p in tree_pids(w.pid)]
-                spies = py_spy(worker_pids, 15, args.profile / "workers-distinct", idle=True)
-                spies += py_spy(tree_pids(api.pid), 8, args.profile / "api-enqueue", idle=True)
-                time.sleep(1)
-                profiled = refresh_run("distinct (profiled)", base, distinct_targets, 100, r, fake, workers, api)
-                wait_spies(spies)
-                print(f"profiled run: {profiled.per_second:.1f} companies/s", file=sys.stderr)
+                args.profile.mkdir(parents=True, exist_ok=True)
+                for name in order:
+                    if workers_backend != name:
+                        workers = use_backend(name)
+                        workers_backend = name
+                    targets = new_distinct()
+                    worker_pids = [p for w in workers for p in tree_pids(w.pid)]
+                    spies = py_spy(worker_pids, 15, args.profile / f"workers-{name}-distinct", idle=True)
+                    time.sleep(1)
+                    profiled = refresh_run(
+                        "distinct, first refresh (profiled)", name, base, targets, 100, r, fake, workers, api
+                    )
+                    wait_spies(spies)
+                    print(f"[{name}] profiled run: {profiled.per_second:.1f} companies/s", file=sys.stderr)
 
             if not args.skip_as_shipped:  # new worker processes, so their connections to the fake are new too
                 fake.nodelay = False
-                for process in workers:
-                    stop(process)
-                workers = [start_worker(env, logs, f"nagle{i}", "low_priority", 1) for i in (1, 2)]
-                for i, process in enumerate(workers, 1):
-                    wait_worker_ready(process, 1, logs / f"worker-nagle{i}.log")
-                wait_jobs(enqueue_refreshes(base, shared_targets[3:9]), timeout=120)
+                workers = use_backend("A", "nagle")
+                workers_backend = "A"
                 for scenario, targets, distinct in (
-                    ("distinct", distinct_targets, 100),
-                    ("shared", shared_targets, len(SYMBOLS)),
+                    ("distinct, first refresh", new_distinct(), 100),
+                    ("shared, first refresh", new_shared(), len(SYMBOLS)),
                 ):
                     name = f"{scenario}, fake as shipped (Nagle on)"
-                    res = refresh_run(name, base, targets, distinct, r, fake, workers, api)
-                    refreshes.append(res)
-                    print(f"{res.scenario}: {res.per_second:.1f} companies/s", file=sys.stderr)
+                    shipped = refresh_run(name, "A", base, targets, distinct, r, fake, workers, api)
+                    refreshes.append(shipped)
+                    print(f"{shipped.scenario}: {shipped.per_second:.1f} companies/s", file=sys.stderr)
                 fake.nodelay = True
         # --- report -----------------------------------------------------------------------------
         lines += [
@@ -721,21 +785,25 @@ def main() -> None:
             "The raw cache (`water:md:raw:*`) is emptied before each run; the time runs from the first "
             "`POST /api/companies/{id}/refresh` (8 client threads) until PostgreSQL shows all 100 jobs finished. "
             "distinct = 100 tickers (aliases of DAQI/DBRK/DCSH) in one organization; "
-            f"shared = {args.organizations} organizations holding DAQI, DBRK, DCSH (first 100 companies).",
+            f"shared = {args.organizations} organizations holding DAQI, DBRK, DCSH (first 100 companies). "
+            "first refresh = companies created just before the run (untimed), never refreshed; again = the same "
+            "companies right after, cache emptied again, so every call is made again but the bodies are the same. "
+            f"Backends: {source}. Each backend's two workers are started fresh and warmed on six other companies.",
             "",
-            "| Scenario | Companies/s | Wall s | Enqueue s | Jobs' first start → last finish s | Succeeded "
-            "| Attempts | Provider calls | Calls / company | Cold-cache expectation | Worker CPU s | API CPU s "
-            "| Driver + fake CPU s | Load | ≥ 50/s |",
-            "|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+            "| Scenario | Backend | Companies/s | Wall s | Enqueue s | Jobs' first start → last finish s | Succeeded "
+            "| Attempts | Provider calls | Calls / company | Cold-cache expectation | Worker CPU s "
+            "| Worker CPU ms / company | API CPU s | Driver + fake CPU s | Load | ≥ 50/s |",
+            "|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
         ]
-        for res in refreshes:
+        for run in refreshes:
             lines.append(
-                f"| {res.scenario} | {res.per_second:.1f} | {res.wall_s:.2f} | {res.enqueue_s:.2f} "
-                f"| {res.span_started_s:.2f} | {res.statuses.get('succeeded', 0)}/{res.companies} | {res.attempts} "
-                f"| {res.provider_calls} | {res.provider_calls / res.companies:.2f} "
-                f"| {res.distinct_symbols * CALLS_PER_COMPANY} ({res.distinct_symbols} symbols × 9) "
-                f"| {res.worker_cpu_s:.1f} | {res.api_cpu_s:.1f} | {res.driver_cpu_s:.1f} | {res.load} "
-                f"| {yes(res.per_second >= TARGET_COMPANIES_PER_S)} |"
+                f"| {run.scenario} | {run.backend} | {run.per_second:.1f} | {run.wall_s:.2f} | {run.enqueue_s:.2f} "
+                f"| {run.span_started_s:.2f} | {run.statuses.get('succeeded', 0)}/{run.companies} | {run.attempts} "
+                f"| {run.provider_calls} | {run.provider_calls / run.companies:.2f} "
+                f"| {run.distinct_symbols * CALLS_PER_COMPANY} ({run.distinct_symbols} symbols × 9) "
+                f"| {run.worker_cpu_s:.1f} | {run.worker_cpu_s * 1000 / run.companies:.0f} "
+                f"| {run.api_cpu_s:.1f} | {run.driver_cpu_s:.1f} | {run.load} "
+                f"| {yes(run.per_second >= TARGET_COMPANIES_PER_S)} |"
             )
         lines += [
             "",
