@@ -235,7 +235,7 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
             profile, _ = replay.company_profile(symbol)
             company.price_currency = (profile.currency or company.price_currency or company.currency).upper()
         elif dataset == "daily_prices":
-            replay.daily_prices(symbol, full=True)
+            replay.check_daily_prices(symbol, full=True)  # the bars are built by the reads that use them
         else:
             {
                 "quote": replay.quote,

@@ -251,3 +251,26 @@ def test_a_refresh_takes_its_misses_tokens_at_once_and_never_more_than_the_bucke
         _refresh(company_id)
     assert fake_alphavantage.total_requests - calls == 9
     assert limiter.state().used_today == 9
+
+
+def test_the_refresh_checks_a_daily_series_as_strictly_as_parsing_it() -> None:
+    """The refresh validates the daily series without building its bars; it refuses what parsing refuses."""
+    from datetime import UTC, datetime
+
+    from water.market_data.errors import ProviderUnavailable
+    from water.market_data.providers.alphavantage import AlphaVantageProvider, parse_daily_series
+    from water.market_data.providers.base import ProviderRequest, RawResponse
+
+    def answer(body: bytes) -> AlphaVantageProvider:
+        return AlphaVantageProvider(lambda request: RawResponse(request, body, "application/json", datetime.now(UTC)))
+
+    no_series = b'{"Meta Data": {"2. Symbol": "DAQI"}}'
+    with pytest.raises(ProviderUnavailable):
+        answer(no_series).check_daily_prices("DAQI", full=True)
+    request = ProviderRequest.of("alphavantage", "TIME_SERIES_DAILY", symbol="DAQI", outputsize="full")
+    with pytest.raises(ProviderUnavailable):
+        parse_daily_series(RawResponse(request, no_series, "application/json", datetime.now(UTC)))
+    one_row = b'{"Time Series (Daily)": {"2025-01-02": {"4. close": "10.5"}, "bad": {"4. close": "1"}}}'
+    raw = answer(one_row).check_daily_prices("DAQI", full=True)
+    assert raw.request == request
+    assert [bar.close for bar in parse_daily_series(raw)] == [10.5]

@@ -509,12 +509,19 @@ def parse_quote(raw: RawResponse) -> Quote:
     )
 
 
-def parse_daily_series(raw: RawResponse) -> list[PriceBar]:
-    """Daily bars, oldest first (the API sends an object keyed by date, newest first)."""
+def daily_series_object(raw: RawResponse) -> dict[str, Any]:
+    """The `Time Series (Daily)` object; raises exactly when `parse_daily_series` would (rows it cannot
+    read are skipped, never an error), so it validates a body without building its bars."""
     data = _json_object(raw)
     series = next((v for k, v in data.items() if k.startswith("Time Series")), None)
     if not isinstance(series, dict):
         raise _unexpected(raw.request, "no Time Series object")
+    return series
+
+
+def parse_daily_series(raw: RawResponse) -> list[PriceBar]:
+    """Daily bars, oldest first (the API sends an object keyed by date, newest first)."""
+    series = daily_series_object(raw)
     names: dict[str, str] = {}  # "4. close" → "close", once per key: every row repeats the same keys
     bars = []
     for key, row in series.items():
@@ -811,6 +818,13 @@ class AlphaVantageProvider:
         function = "TIME_SERIES_DAILY_ADJUSTED" if self.premium else "TIME_SERIES_DAILY"
         raw = self._get(function, symbol=_symbol(symbol), **({"outputsize": "full"} if full else {}))
         return parse_daily_series(raw), raw
+
+    def check_daily_prices(self, symbol: str, *, full: bool = False) -> RawResponse:
+        """`daily_prices`' response, checked as it would parse but without its bars (for a refresh, which stores it)."""
+        function = "TIME_SERIES_DAILY_ADJUSTED" if self.premium else "TIME_SERIES_DAILY"
+        raw = self._get(function, symbol=_symbol(symbol), **({"outputsize": "full"} if full else {}))
+        daily_series_object(raw)
+        return raw
 
     def statements(self, symbol: str) -> tuple[list[StatementPeriod], list[RawResponse]]:
         ticker = _symbol(symbol)
