@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -30,8 +30,7 @@ from .middleware import (
     AllowlistCORSMiddleware,
     BodySizeLimitMiddleware,
     ConcurrencyLimitMiddleware,
-    MetricsMiddleware,
-    RequestIdMiddleware,
+    RequestMiddleware,
     UnhandledErrorMiddleware,
 )
 from .ops.endpoints import metrics_router
@@ -154,6 +153,18 @@ def install_exception_handlers(app: FastAPI) -> None:
         detail = "The request contains a value the database cannot store (for example a NUL character)."
         return _problem_response(request, 422, code="invalid_input", title="Invalid input", detail=detail, errors=[])
 
+    @app.exception_handler(DBAPIError)
+    async def database_connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:
+        # Without pool pre-ping, the statement that meets a connection killed by a PostgreSQL restart
+        # fails; SQLAlchemy has then invalidated the whole pool, so a retry gets a fresh connection.
+        if not exc.connection_invalidated:
+            raise exc  # any other database error stays an unhandled 500
+        log.warning("database_connection_lost", error=str(exc.orig)[:200])
+        detail = "The connection to the database was lost; retry the request."
+        return _problem_response(
+            request, 503, {"Retry-After": "1"}, code="database_unavailable", title="Database unavailable", detail=detail
+        )
+
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large", 400: "bad_request"}
@@ -164,19 +175,23 @@ def install_exception_handlers(app: FastAPI) -> None:
         return _problem_response(request, exc.status_code, dict(exc.headers or {}), code=code, detail=detail)
 
 
-def api_router() -> APIRouter:
-    api = APIRouter(prefix="/api", responses=PROBLEM_RESPONSES)
-    api.include_router(ops_public_router)
-    api.include_router(auth_public_router)
-    # Every router below requires authentication; role checks sit on each handler. Included
-    # directly, not through an intermediate router: with FastAPI's lazy included routers every
-    # nesting level is walked again on each request (route matching ~40 µs -> see docs/benchmarks.md).
+def include_api_routers(app: FastAPI) -> None:
+    """Every router under /api, included directly on the app.
+
+    FastAPI (0.165) matches included routers lazily, walking each nesting level twice per request
+    (match, then handle), and tries routes in order: so there is no intermediate /api router, and
+    the routers carrying the busiest reads come first (docs/benchmarks.md, issue 2).
+    """
+    # Every router below requires authentication; role checks sit on each handler.
     for router in (
-        auth_router, users_router, companies_router, audit_router, jobs_router,
-        market_data_router, valuations_router, events_router,
+        companies_router, market_data_router, valuations_router, events_router, jobs_router,
+        audit_router, users_router, auth_router,
     ):  # fmt: skip
-        api.include_router(router, dependencies=[Depends(current_principal)])
-    return api
+        app.include_router(
+            router, prefix="/api", responses=PROBLEM_RESPONSES, dependencies=[Depends(current_principal)]
+        )
+    for router in (ops_public_router, auth_public_router):
+        app.include_router(router, prefix="/api", responses=PROBLEM_RESPONSES)
 
 
 @asynccontextmanager
@@ -200,10 +215,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     install_exception_handlers(app)
     _install_openapi(app)
-    app.include_router(api_router())
+    include_api_routers(app)
     app.include_router(metrics_router)
-    # Added innermost first. Outermost first they run: request id, metrics, CORS, body limit,
-    # then the exception layer (unexpected errors here, the handlers above for everything else).
+    # Added innermost first. Outermost first they run: request id and metrics (one layer), CORS,
+    # body limit, then the exception layer (unexpected errors here, the handlers above for the rest).
     app.add_middleware(ConcurrencyLimitMiddleware, limit=2 * settings.db_pool_size)  # the pool's size with overflow
     app.add_middleware(UnhandledErrorMiddleware)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
@@ -222,6 +237,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         ],
         expose_headers=["X-Request-ID", "Location", "ETag", "Retry-After"],
     )
-    app.add_middleware(MetricsMiddleware, fastapi_app=app)
-    app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(RequestMiddleware, fastapi_app=app)
     return app

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = None
     redis_url: SecretStr | None = None
     db_pool_size: int = 10
+    # Off: a round trip saved on every checkout; a PostgreSQL restart then fails only the requests in flight.
+    db_pool_pre_ping: bool = False
 
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     access_token_minutes: int = 15

@@ -55,95 +55,102 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
-class RequestIdMiddleware:
-    """Accept a well-formed inbound X-Request-ID, else generate one; echo it; bind it to logs."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        inbound = _header(scope, REQUEST_ID_HEADER)
-        request_id = inbound if inbound and VALID_REQUEST_ID.match(inbound) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(request_id=request_id)
-
-        async def send_with_id(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != REQUEST_ID_HEADER]
-                headers.append((REQUEST_ID_HEADER, request_id.encode()))
-                message["headers"] = headers
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_with_id)
-        finally:
-            structlog.contextvars.clear_contextvars()
-
-
 class RouteTemplates:
     """Maps a request path to its route template using the OpenAPI document's paths.
 
-    Labels stay bounded: a path that matches no route is counted as "unmatched".
+    Labels stay bounded: a path that matches no route is counted as "unmatched". Templates are
+    grouped by their number of segments, so a path is tried only against templates of its length.
     """
 
     EXTRA = ("/metrics", "/api/openapi.json", "/api/docs", "/api/redoc", "/api/docs/oauth2-redirect")
 
     def __init__(self, app: Any) -> None:
         self.app = app
-        self._patterns: list[tuple[re.Pattern[str], str]] | None = None
+        self._by_length: dict[int, list[tuple[re.Pattern[str], str]]] | None = None
 
-    def _build(self) -> list[tuple[re.Pattern[str], str]]:
+    def _build(self) -> dict[int, list[tuple[re.Pattern[str], str]]]:
         templates = list(self.app.openapi().get("paths", {})) + list(self.EXTRA)
         # Literal segments before parameters: /jobs/probe must win over /jobs/{job_id}.
         templates.sort(key=lambda t: (t.count("{"), -len(t)))
-        patterns = []
+        by_length: dict[int, list[tuple[re.Pattern[str], str]]] = {}
         for template in templates:
             regex = re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template))
-            patterns.append((re.compile(f"^{regex}$"), template))
-        return patterns
+            by_length.setdefault(template.count("/"), []).append((re.compile(f"^{regex}$"), template))
+        return by_length
 
     def __call__(self, path: str) -> str:
-        if self._patterns is None:
-            self._patterns = self._build()
-        for pattern, template in self._patterns:
+        if self._by_length is None:
+            self._by_length = self._build()
+        for pattern, template in self._by_length.get(path.count("/"), ()):
             if pattern.match(path):
                 return template
         return "unmatched"
 
 
-class MetricsMiddleware:
-    """Count requests and time them by route template, method and status."""
+class _Series:
+    """The labelled children of the request metrics, looked up once per (route, method, status)."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._histograms: dict[tuple[str, str], Any] = {}
+
+    def record(self, template: str, method: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((template, method, status))
+        if counter is None:  # bounded: templates x methods x statuses
+            counter = self._counters[(template, method, status)] = http_requests.labels(template, method, str(status))
+        histogram = self._histograms.get((template, method))
+        if histogram is None:
+            histogram = self._histograms[(template, method)] = http_request_duration.labels(template, method)
+        counter.inc()
+        histogram.observe(seconds)
+
+
+class RequestMiddleware:
+    """The outermost layer: names each request and measures it.
+
+    - Request id: accept a well-formed inbound X-Request-ID, else generate one; echo it on the
+      response; bind it to every log line of the request.
+    - Metrics: count requests and time them by route template, method and status; in-flight gauge.
+
+    One layer with one `send` wrapper for both (each pure-ASGI layer costs a call and a closure
+    per request, see docs/benchmarks.md).
+    """
 
     def __init__(self, app: ASGIApp, fastapi_app: Any) -> None:
         self.app = app
         self.templates = RouteTemplates(fastapi_app)
+        self.series = _Series()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        status = 500
         started = time.perf_counter()
+        inbound = _header(scope, REQUEST_ID_HEADER)
+        request_id = inbound if inbound and VALID_REQUEST_ID.match(inbound) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        id_header = (REQUEST_ID_HEADER, request_id.encode())
+        status = 500
 
-        async def send_recording(message: Message) -> None:
+        async def send_with_id(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                headers = [(k, v) for k, v in message.get("headers", ()) if k.lower() != REQUEST_ID_HEADER]
+                headers.append(id_header)
+                message["headers"] = headers
             await send(message)
 
         http_in_flight.inc()
         try:
-            await self.app(scope, receive, send_recording)
+            await self.app(scope, receive, send_with_id)
         finally:
             http_in_flight.dec()
-            template = self.templates(scope["path"])
-            method = scope["method"]
-            http_requests.labels(template, method, str(status)).inc()
-            http_request_duration.labels(template, method).observe(time.perf_counter() - started)
+            seconds = time.perf_counter() - started
+            self.series.record(self.templates(scope["path"]), scope["method"], status, seconds)
+            structlog.contextvars.clear_contextvars()
 
 
 class BodySizeLimitMiddleware:
@@ -157,9 +164,21 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = _header(scope, b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._reject(scope, send)
+        declared = chunked = None
+        for key, value in scope["headers"]:
+            if key == b"content-length":
+                declared = value
+            elif key == b"transfer-encoding":
+                chunked = value
+        if declared is not None and chunked is None:
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                await self._reject(scope, send)
+                return
+            if declared.isdigit():  # the server reads no more than the declared length: nothing to count
+                await self.app(scope, receive, send)
+                return
+        elif declared is None and chunked is None:  # no body (e.g. a GET)
+            await self.app(scope, receive, send)
             return
         received = 0
         started = _StartTracker(send)
@@ -233,11 +252,31 @@ class AllowlistCORSMiddleware(CORSMiddleware):
     """CORS for the allowlisted origins only: any other origin gets no CORS headers at all."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        origin = _header(scope, b"origin") if scope["type"] == "http" else None
-        if origin is not None and not self.is_allowed_origin(origin):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        origin = _header(scope, b"origin")
+        if origin is None:
+            # Not a CORS request: only `Vary: Origin` (as Starlette adds), without its header parsing.
+            async def send_varying(message: Message) -> None:
+                if message["type"] == "http.response.start":
+                    message["headers"] = _vary_origin(message.get("headers", ()))
+                await send(message)
+
+            await self.app(scope, receive, send_varying)
+            return
+        if not self.is_allowed_origin(origin):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def _vary_origin(headers: Any) -> list[tuple[bytes, bytes]]:
+    """The response headers with Origin added to Vary (one Vary header, as Starlette writes it)."""
+    varies = [v for k, v in headers if k.lower() == b"vary"]
+    kept = [(k, v) for k, v in headers if k.lower() != b"vary"] if varies else list(headers)
+    kept.append((b"vary", b", ".join([*varies, b"Origin"])))
+    return kept
 
 
 class ConcurrencyLimitMiddleware:

@@ -18,7 +18,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..db.session import get_session
+from ..db.session import request_session
 from ..errors import Forbidden, Unauthenticated
 from ..models import ApiKey
 from ..models.user import Role
@@ -44,7 +44,7 @@ def _principal_from_api_key(session: Session, key: str) -> Principal:
 
 async def current_principal(
     request: Request,
-    session: Annotated[Session, Depends(get_session, scope="function")],
+    session: Annotated[Session, Depends(request_session, scope="function")],
     bearer: Annotated[str | None, Depends(oauth2_scheme)],
     api_key: Annotated[str | None, Depends(api_key_scheme)],
 ) -> Principal:
@@ -90,4 +90,4 @@ Reviewer = Annotated[Principal, Depends(require(Permission.review))]
 Admin = Annotated[Principal, Depends(require(Permission.manage))]
 # scope="function": commit before the response is sent, so the client's next request sees the write
 # (with FastAPI's default "request" scope the code after `yield` runs after the response has gone out).
-DbSession = Annotated[Session, Depends(get_session, scope="function")]
+DbSession = Annotated[Session, Depends(request_session, scope="function")]

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from ..audit import service as audit
 from ..auth.principal import Principal
 from ..errors import Conflict, NotFound
+from ..kit.schemas import Page
 from ..models import Company
 from .repository import CompanyRepository
-from .schemas import CompanyCreate, CompanyRead, CompanyUpdate
+from .schemas import CompanyCreate, CompanyRead, CompanySort, CompanyUpdate
 
 AUDITED = ("name", "ticker", "is_private", "currency", "exchange", "country", "sector", "industry", "identifiers")
 
@@ -56,6 +57,25 @@ def get_company(session: Session, principal: Principal, company_id: uuid.UUID) -
 
 def read_company(session: Session, principal: Principal, company_id: uuid.UUID) -> CompanyRead:
     return CompanyRead.model_validate(get_company(session, principal, company_id))
+
+
+def list_companies(
+    session: Session, principal: Principal, q: str | None, sort: CompanySort, cursor: str | None, limit: int
+) -> Page[CompanyRead]:
+    rows, next_cursor = CompanyRepository(session).list(
+        principal.organization_id, q=q, sort=sort.value, cursor=cursor, limit=limit
+    )
+    return Page(items=[CompanyRead.model_validate(r) for r in rows], next_cursor=next_cursor)
+
+
+def create_company_read(session: Session, principal: Principal, data: CompanyCreate) -> CompanyRead:
+    return CompanyRead.model_validate(create_company(session, principal, data))
+
+
+def update_company_read(
+    session: Session, principal: Principal, company_id: uuid.UUID, data: CompanyUpdate
+) -> CompanyRead:
+    return CompanyRead.model_validate(update_company(session, principal, company_id, data))
 
 
 def update_company(session: Session, principal: Principal, company_id: uuid.UUID, data: CompanyUpdate) -> Company:

@@ -1,6 +1,6 @@
 """Engine and sessions. Transactions belong to the request dependency or the task wrapper.
 
-Services and repositories never commit. `get_session` (API) and the task
+Services and repositories never commit. `request_session` (API) and the task
 decorator (workers) commit once at the end of the unit of work, or roll back.
 Work queued with `after_commit` (e.g. Celery sends) runs only after the commit
 succeeds and is dropped on rollback.
@@ -8,9 +8,11 @@ succeeds and is dropped on rollback.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import AsyncIterator, Callable
+from functools import partial
+from typing import Any, TypeVar
 
+import anyio.to_thread
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +23,7 @@ _factory: sessionmaker[Session] | None = None
 _side_engine: Engine | None = None
 _side_factory: sessionmaker[Session] | None = None
 PENDING_KEY = "water_after_commit"
+T = TypeVar("T")
 
 
 def database_url(settings: Settings) -> str:
@@ -36,8 +39,15 @@ def database_url(settings: Settings) -> str:
 
 def make_engine(settings: Settings, pool_size: int | None = None) -> Engine:
     size = pool_size or settings.db_pool_size
+    # Pre-ping costs a round trip on every checkout. Without it, a connection that died (PostgreSQL
+    # restarted) fails the statement that finds out; SQLAlchemy then invalidates the whole pool, so
+    # only the requests in flight at that moment fail (docs/operations.md, "Database restarts").
     return create_engine(
-        database_url(settings), pool_size=size, max_overflow=size, pool_pre_ping=True, pool_recycle=1800
+        database_url(settings),
+        pool_size=size,
+        max_overflow=size,
+        pool_pre_ping=settings.db_pool_pre_ping,
+        pool_recycle=1800,
     )
 
 
@@ -96,14 +106,65 @@ def _drop_after_rollback(session: Session, _previous: Any) -> None:
     session.info.pop(PENDING_KEY, None)
 
 
-def get_session() -> Iterator[Session]:
-    """FastAPI dependency: one session and one transaction per request, committed at the end."""
-    session = new_session()
+def _commit_and_close(session: Session) -> None:
     try:
-        yield session
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
         session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
+
+
+async def request_session() -> AsyncIterator[Session]:
+    """FastAPI dependency: one session and one transaction per request, committed at the end.
+
+    Async so that it costs no thread-pool hop of its own: a Session connects lazily, so creating
+    one does no I/O. At the end the transaction is committed (rolled back on error) in the thread
+    pool, but only if one was begun and is still open: an endpoint that ran its work through
+    `run_in_transaction` has already committed in its own hop. Use it with scope="function" so the
+    commit happens before the response is sent.
+    """
+    session = new_session()
+    try:
+        yield session
+    except BaseException:
+        if session.in_transaction():
+            with anyio.CancelScope(shield=True):  # give the connection back even if the request is cancelled
+                await anyio.to_thread.run_sync(_rollback_and_close, session)
+        else:
+            session.close()
+        raise
+    if session.in_transaction():
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(_commit_and_close, session)
+    else:
+        session.close()  # nothing begun, or already committed: no connection, so no I/O
+
+
+def _work_then_commit(session: Session, work: Callable[[], T]) -> T:
+    try:
+        result = work()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return result
+
+
+async def run_in_transaction(session: Session, work: Callable[..., T], *args: Any) -> T:
+    """Run `work(*args)` and commit `session` in one thread-pool hop; roll back if either fails.
+
+    For async endpoints on hot paths: the work, the commit and any `after_commit` callbacks run in
+    the same worker thread, so the request makes one hop instead of one for a sync endpoint, one
+    for validating its return value and one for the commit at the end. Callers return what `work`
+    returned; it must not need the database after the commit (rows are not expired on commit).
+    """
+    return await anyio.to_thread.run_sync(_work_then_commit, session, partial(work, *args))
