@@ -757,26 +757,29 @@ def main() -> None:
         lines += [
             f"Machine: {machine()}; {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC; "
             f"load (1, 5, 15 min) per row, from /proc/loadavg as each measurement starts.",
-            "",
-            "### Cached reads (target: p99 ≤ 10 ms under 32 connections)",
-            "",
-            f"`wrk -t2 -c32 -d{args.duration}s --latency` with a Bearer JWT, one uvicorn worker (`water api`), "
-            f"{args.rounds} interleaved round(s) after a {args.warmup} s warm-up each; company DAQI refreshed "
-            "by a worker first. Provider calls = the fake server's requests during the run. "
-            f"Water: {source}.",
-            "",
-            "| Endpoint | Round | Requests/s | p50 ms | p90 ms | p99 ms | Server CPU µs/request | Response bytes "
-            "| Errors | Provider calls | Load | p99 ≤ 10 ms |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
         ]
-        for name, results in reads.items():
-            for i, res in enumerate(results, 1):
-                label = str(i) if i <= args.rounds else "`-t1 -c1`"
-                lines.append(
-                    f"| {name} | {label} | {res.rps:,.0f} | {res.p50_ms:.2f} | {res.p90_ms:.2f} | {res.p99_ms:.2f} "
-                    f"| {res.cpu_us:,.0f} | {sizes[name]:,} | {res.errors} | {res.provider_calls} | {res.load} "
-                    f"| {yes(res.p99_ms <= TARGET_P99_MS)} |"
-                )
+        if not args.refresh_only:
+            lines += [
+                "",
+                "### Cached reads (target: p99 ≤ 10 ms under 32 connections)",
+                "",
+                f"`wrk -t2 -c32 -d{args.duration}s --latency` with a Bearer JWT, one uvicorn worker (`water api`), "
+                f"{args.rounds} interleaved round(s) after a {args.warmup} s warm-up each; company DAQI refreshed "
+                "by a worker first. Provider calls = the fake server's requests during the run. "
+                f"Water: {source}.",
+                "",
+                "| Endpoint | Round | Requests/s | p50 ms | p90 ms | p99 ms | Server CPU µs/request | Response bytes "
+                "| Errors | Provider calls | Load | p99 ≤ 10 ms |",
+                "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|",
+            ]
+            for name, results in reads.items():
+                for i, res in enumerate(results, 1):
+                    label = str(i) if i <= args.rounds else "`-t1 -c1`"
+                    lines.append(
+                        f"| {name} | {label} | {res.rps:,.0f} | {res.p50_ms:.2f} | {res.p90_ms:.2f} | {res.p99_ms:.2f} "
+                        f"| {res.cpu_us:,.0f} | {sizes[name]:,} | {res.errors} | {res.provider_calls} | {res.load} "
+                        f"| {yes(res.p99_ms <= TARGET_P99_MS)} |"
+                    )
         lines += [
             "",
             "### Refreshing 100 companies (target: ≥ 50 companies/s, unlimited quota)",
@@ -805,24 +808,25 @@ def main() -> None:
                 f"| {run.api_cpu_s:.1f} | {run.driver_cpu_s:.1f} | {run.load} "
                 f"| {yes(run.per_second >= TARGET_COMPANIES_PER_S)} |"
             )
-        lines += [
-            "",
-            "### Market inputs twice within the TTL (target: 0 provider calls the second time)",
-            "",
-            "`GET /api/companies/{id}/market-inputs` for DAQI, after emptying the raw cache (so the first call is "
-            "cold); provider calls counted by the fake server around each call.",
-            "",
-            "| Call | Time ms | Provider calls | Calls by function | Load | Target |",
-            "|---|---:|---:|---|---|---|",
-        ]
-        for i, (elapsed, calls, delta, load) in enumerate(inputs, 1):
-            by_function = ", ".join(f"{f} {s}: {n}" for (f, s), n in sorted(delta.items(), key=str)) or "none"
-            target = yes(calls == 0) if i == 2 else "—"
-            lines.append(f"| {i} | {elapsed * 1000:.1f} | {calls} | {by_function} | {load} | {target} |")
-        lines.append(
-            f"| 3–12 (warm) | median {statistics.median(warm_times) * 1000:.1f}, "
-            f"max {max(warm_times) * 1000:.1f} | — | — | {load_avg()} | — |"
-        )
+        if inputs:  # not with --refresh-only
+            lines += [
+                "",
+                "### Market inputs twice within the TTL (target: 0 provider calls the second time)",
+                "",
+                "`GET /api/companies/{id}/market-inputs` for DAQI, after emptying the raw cache (so the first call is "
+                "cold); provider calls counted by the fake server around each call.",
+                "",
+                "| Call | Time ms | Provider calls | Calls by function | Load | Target |",
+                "|---|---:|---:|---|---|---|",
+            ]
+            for i, (elapsed, calls, delta, load) in enumerate(inputs, 1):
+                by_function = ", ".join(f"{f} {s}: {n}" for (f, s), n in sorted(delta.items(), key=str)) or "none"
+                target = yes(calls == 0) if i == 2 else "—"
+                lines.append(f"| {i} | {elapsed * 1000:.1f} | {calls} | {by_function} | {load} | {target} |")
+            lines.append(
+                f"| 3–12 (warm) | median {statistics.median(warm_times) * 1000:.1f}, "
+                f"max {max(warm_times) * 1000:.1f} | — | — | {load_avg()} | — |"
+            )
         retries = ", ".join(f"{what}: {n}" for what, n in RACE_RETRIES.items()) or "none"
         lines += ["", f"Requests retried because the previous request's commit was not visible yet: {retries}."]
         print("\n".join(lines))
