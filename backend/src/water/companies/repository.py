@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import RowMapping, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..kit.pagination import SortSpec, paginate, split_page
@@ -16,6 +16,17 @@ SORTS: dict[str, SortSpec] = {
     "ticker": SortSpec(func.coalesce(Company.ticker, ""), lambda c: c.ticker or "", str),
     "created_at": SortSpec(Company.created_at, lambda c: c.created_at, datetime),
 }
+
+
+# One live company of one organization, built once: building and hashing a select per call costs more
+# than running it (docs/benchmarks.md, issue 2). The Core variant reads columns without an ORM entity.
+_ONE_LIVE = (
+    Company.organization_id == bindparam("organization_id"),
+    Company.deleted_at.is_(None),
+    Company.id == bindparam("company_id"),
+)
+_GET = select(Company).where(*_ONE_LIVE)
+_READ = select(*Company.__table__.columns).where(*_ONE_LIVE)
 
 
 def _escape_like(text: str) -> str:
@@ -33,7 +44,12 @@ class CompanyRepository:
         self.session.add(company)
 
     def get(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> Company | None:
-        return self.session.scalar(self._live(organization_id).where(Company.id == company_id))
+        return self.session.scalar(_GET, {"organization_id": organization_id, "company_id": company_id})
+
+    def read(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> RowMapping | None:
+        """The company's columns, for reads that only serialise them (no entity in the session)."""
+        result = self.session.execute(_READ, {"organization_id": organization_id, "company_id": company_id})
+        return result.mappings().first()
 
     def ticker_taken(self, organization_id: uuid.UUID, ticker: str, *, excluding: uuid.UUID | None = None) -> bool:
         query = self._live(organization_id).where(Company.ticker == ticker)

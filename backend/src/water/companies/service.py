@@ -56,7 +56,10 @@ def get_company(session: Session, principal: Principal, company_id: uuid.UUID) -
 
 
 def read_company(session: Session, principal: Principal, company_id: uuid.UUID) -> CompanyRead:
-    return CompanyRead.model_validate(get_company(session, principal, company_id))
+    row = CompanyRepository(session).read(principal.organization_id, company_id)
+    if row is None:
+        raise NotFound("No such company.")
+    return CompanyRead.model_validate(row)
 
 
 def list_companies(

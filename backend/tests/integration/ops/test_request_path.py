@@ -3,10 +3,13 @@ one thread-pool hop for a hot read, and what a lost database connection costs wi
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import anyio.to_thread
+import jwt
 import psycopg
 import pytest
 from fastapi import FastAPI
@@ -17,10 +20,11 @@ from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
 from water.app import create_app
-from water.auth.dependencies import DbSession
+from water.auth.dependencies import DbSession, principal_from_access_token
 from water.config import get_settings
 from water.db.session import after_commit, database_url, make_engine, run_in_transaction
-from water.errors import NotFound
+from water.errors import NotFound, Unauthenticated
+from water.models.user import Role
 
 from ...factories import Factory
 
@@ -191,3 +195,19 @@ def test_a_response_without_cors_still_varies_on_origin(client: TestClient) -> N
     response = client.get("/api/healthz")
     assert response.headers["vary"] == "Origin"
     assert "access-control-allow-origin" not in response.headers
+
+
+def test_a_verified_access_token_is_refused_once_it_expires() -> None:
+    secret = get_settings().secret_key.get_secret_value()
+    expires = int(time.time()) + 2
+    claims = {"sub": str(uuid.uuid4()), "org": str(uuid.uuid4()), "role": "viewer", "typ": "access"}
+    token = jwt.encode({**claims, "iat": int(time.time()), "exp": expires}, secret, algorithm="HS256")
+    first = principal_from_access_token(token)
+    assert first.role == Role.viewer
+    assert principal_from_access_token(token) is first  # verified once, then remembered
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    with pytest.raises(Unauthenticated):
+        principal_from_access_token(forged)  # another string: verified on its own
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(Unauthenticated):
+        principal_from_access_token(token)
