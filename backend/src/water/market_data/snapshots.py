@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session
 
 from ..db.session import side_session
 from ..models import MarketDataSnapshot
@@ -31,47 +32,53 @@ def store(response: RawResponse) -> str:
 def store_many(responses: Sequence[RawResponse]) -> list[str]:
     """Insert each response as a snapshot unless an identical one exists; their ids, in order.
 
-    One short transaction of its own for the whole batch (one multi-row INSERT … ON CONFLICT
-    DO NOTHING RETURNING, one SELECT for the bodies that were already stored, one COMMIT):
-    the snapshots must exist before the cache points at them, whatever happens to the
-    caller's transaction. Existing snapshots are never updated.
+    One short transaction of its own for the whole batch, committed before returning: the
+    snapshots must exist before the cache points at them, whatever happens to the caller's
+    transaction. It first looks the content hashes up (bodies already stored are not sent
+    again: PostgreSQL would compress and write each one before finding the conflict), then
+    inserts the new ones in one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, and looks
+    up any that another transaction stored in between. Existing snapshots are never updated.
     """
     if not responses:
         return []
     digests = [content_hash(r) for r in responses]
-    rows: dict[str, dict[str, Any]] = {}
+    by_digest: dict[str, RawResponse] = {}
     for digest, response in zip(digests, responses, strict=True):
-        request = response.request
-        rows.setdefault(
-            digest,
-            {
-                "id": uuid.uuid4(),
-                "provider": request.provider,
-                "function": request.function,
-                "symbol": request.symbol,
-                "params": dict(request.params),
-                "content_hash": digest,
-                "content_type": response.content_type,
-                "body": response.body,
-                "size_bytes": len(response.body),
-                "fetched_at": response.fetched_at,
-            },
-        )
+        by_digest.setdefault(digest, response)
     with side_session() as session:
-        inserted = session.execute(
-            insert(MarketDataSnapshot)
-            .values(list(rows.values()))
-            .on_conflict_do_nothing(index_elements=["content_hash"])
-            .returning(MarketDataSnapshot.content_hash, MarketDataSnapshot.id)
-        )
-        ids: dict[str, uuid.UUID] = dict(inserted.all())
-        if missing := [d for d in rows if d not in ids]:
-            ids.update(
-                session.execute(
-                    select(MarketDataSnapshot.content_hash, MarketDataSnapshot.id).where(
-                        MarketDataSnapshot.content_hash.in_(missing)
-                    )
-                ).all()
+        ids = _ids_of(session, list(by_digest))
+        if new := [d for d in by_digest if d not in ids]:
+            inserted = session.execute(
+                insert(MarketDataSnapshot)
+                .values([_row(d, by_digest[d]) for d in new])
+                .on_conflict_do_nothing(index_elements=["content_hash"])
+                .returning(MarketDataSnapshot.content_hash, MarketDataSnapshot.id)
             )
+            ids.update(inserted.all())
+            if raced := [d for d in new if d not in ids]:
+                ids.update(_ids_of(session, raced))
         session.commit()
     return [str(ids[d]) for d in digests]
+
+
+def _ids_of(session: Session, digests: list[str]) -> dict[str, uuid.UUID]:
+    query = select(MarketDataSnapshot.content_hash, MarketDataSnapshot.id).where(
+        MarketDataSnapshot.content_hash.in_(digests)
+    )
+    return dict(session.execute(query).all())
+
+
+def _row(digest: str, response: RawResponse) -> dict[str, Any]:
+    request = response.request
+    return {
+        "id": uuid.uuid4(),
+        "provider": request.provider,
+        "function": request.function,
+        "symbol": request.symbol,
+        "params": dict(request.params),
+        "content_hash": digest,
+        "content_type": response.content_type,
+        "body": response.body,
+        "size_bytes": len(response.body),
+        "fetched_at": response.fetched_at,
+    }

@@ -274,3 +274,34 @@ def test_the_refresh_checks_a_daily_series_as_strictly_as_parsing_it() -> None:
     raw = answer(one_row).check_daily_prices("DAQI", full=True)
     assert raw.request == request
     assert [bar.close for bar in parse_daily_series(raw)] == [10.5]
+
+
+def test_a_snapshot_stored_by_another_transaction_in_between_is_found_not_duplicated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The batch looks hashes up, then inserts the rest; one stored meanwhile conflicts and is looked up again."""
+    from datetime import UTC, datetime
+
+    from water.market_data import snapshots
+    from water.market_data.providers.base import ProviderRequest, RawResponse
+
+    request = ProviderRequest.of("alphavantage", "SPLITS", symbol=f"RACE{uuid.uuid4().hex[:6].upper()}")
+    first = RawResponse(request, b'{"data": []}', "application/json", datetime.now(UTC))
+    new = RawResponse(request, b'{"data": [1]}', "application/json", datetime.now(UTC))
+    [stored] = snapshots.store_many([first])
+    real_ids_of = snapshots._ids_of
+    lookups: list[list[str]] = []
+
+    def first_lookup_misses(session: Any, digests: list[str]) -> dict[str, uuid.UUID]:
+        lookups.append(digests)
+        return {} if len(lookups) == 1 else real_ids_of(session, digests)  # as if stored after our SELECT
+
+    monkeypatch.setattr(snapshots, "_ids_of", first_lookup_misses)
+    ids = snapshots.store_many([first, new, first])
+    assert ids[0] == stored
+    assert ids[2] == stored
+    assert ids[1] != stored
+    assert lookups[1] == [snapshots.content_hash(first)]
+    with new_session() as session:
+        assert _snapshot_count(request.symbol or "") == 2
+        assert session.get(MarketDataSnapshot, uuid.UUID(ids[1])) is not None
