@@ -233,7 +233,8 @@ class Stack:
         sys.exit("water api not ready after 90 s")
 
     def start_workers(self, count: int, concurrency: int, queues: str = "default") -> None:
-        env = {**ENV, "PYTHONPATH": str(HERE)}
+        # An outer PYTHONPATH stays first (e.g. an older copy of backend/src, for an A/B of a change).
+        env = {**ENV, "PYTHONPATH": os.pathsep.join(p for p in (os.environ.get("PYTHONPATH"), str(HERE)) if p)}
         for i in range(count):
             metrics = self.logs / f"prometheus-{queues}-{i}"
             metrics.mkdir(exist_ok=True)
