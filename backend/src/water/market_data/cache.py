@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
 from ..redis_client import get_redis_bytes
 from .providers.base import ProviderRequest, RawResponse
@@ -82,6 +84,40 @@ def put_many(responses: Sequence[RawResponse]) -> None:
         pipe.hset(key, mapping={"meta": meta, "body": response.body})
         pipe.expire(key, ttl_for(response.request.function))
     pipe.execute()
+
+
+# Single flight: a process about to fetch a missing key claims it; others wait for its cache entry.
+_RELEASE = """
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
+end
+return 0
+"""
+
+
+def _flight_key(request: ProviderRequest) -> str:
+    return "water:md:flight:" + request.cache_key().removeprefix("water:md:raw:")
+
+
+def claim_many(requests: Sequence[ProviderRequest], token: str, ttl_ms: int) -> list[bool]:
+    """Claim each key for fetching (SET NX with a TTL, one round trip); False where another process holds it."""
+    if not requests:
+        return []
+    pipe = get_redis_bytes().pipeline(transaction=False)
+    for request in requests:
+        pipe.set(_flight_key(request), token, nx=True, px=ttl_ms)
+    return [bool(done) for done in pipe.execute()]
+
+
+def release_many(requests: Sequence[ProviderRequest], token: str) -> None:
+    """Give back the claims this token still holds (an expired one taken over by another process stays)."""
+    if requests:
+        _release_script()(keys=[_flight_key(r) for r in requests], args=[token])
+
+
+@lru_cache
+def _release_script() -> Any:
+    return get_redis_bytes().register_script(_RELEASE)
 
 
 def invalidate(request: ProviderRequest) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import Any
@@ -34,6 +35,11 @@ provider_throttles = Counter(
     ["provider", "scope"],
 )
 cache_lookups = Counter("water_market_data_cache_lookups", "Raw market-data cache lookups.", ["function", "result"])
+# Single flight: a claim outlives a fetch that hangs by at most FLIGHT_CLAIM_MS; a process whose key is
+# claimed by another waits up to FLIGHT_WAIT_SECONDS for the cache entry, then fetches it itself.
+FLIGHT_CLAIM_MS = 10_000
+FLIGHT_WAIT_SECONDS = 5.0
+FLIGHT_POLL_SECONDS = 0.01
 
 
 class Gateway:
@@ -56,14 +62,37 @@ class Gateway:
     def fetch_many(self, requests: Sequence[ProviderRequest], *, deadline: float | None = None) -> list[RawResponse]:
         """Each request's response, cache first; the misses through the limiter and the transport, in order.
 
-        The cache is read in one round trip; the new responses are stored as snapshots in one
-        transaction and cached in one round trip, also when a later call fails (throttled, past
-        `deadline` on the monotonic clock, provider down), so a retry re-uses every call made.
+        The cache is read in one round trip. Each miss is claimed in Redis first (single flight):
+        a key another process is already fetching is waited for (its cache entry, up to
+        `FLIGHT_WAIT_SECONDS`) instead of fetched twice. The new responses are stored as snapshots
+        in one transaction and cached in one round trip, also when a later call fails (throttled,
+        past `deadline` on the monotonic clock, provider down), so a retry re-uses every call made.
         """
         results: list[RawResponse | None] = list(cache.get_many(requests))
         misses = [i for i, cached in enumerate(results) if cached is None or cached.snapshot_id is None]
         for i, request in enumerate(requests):
             cache_lookups.labels(request.function, "miss" if i in misses else "hit").inc()
+        token = uuid.uuid4().hex
+        claimed = cache.claim_many([requests[i] for i in misses], token, FLIGHT_CLAIM_MS)
+        mine = [i for i, ok in zip(misses, claimed, strict=True) if ok]
+        theirs = [i for i, ok in zip(misses, claimed, strict=True) if not ok]
+        try:
+            self._fetch_into(results, requests, mine, deadline)
+        finally:
+            cache.release_many([requests[i] for i in mine], token)
+        if theirs:
+            left = self._wait_for(results, requests, theirs, deadline)
+            self._fetch_into(results, requests, left, deadline)  # the other process failed or is slow
+        return [r for r in results if r is not None]
+
+    def _fetch_into(
+        self,
+        results: list[RawResponse | None],
+        requests: Sequence[ProviderRequest],
+        misses: list[int],
+        deadline: float | None,
+    ) -> None:
+        """Fetch `misses`, store them as snapshots (one transaction) and cache them (one round trip)."""
         # Every miss's token in one script call when the bucket and the day's budget have them all now;
         # otherwise one by one, waiting as needed. A token taken for a call that then is not made
         # (an earlier call failed) is simply spent: the limits are never exceeded, only under-used.
@@ -82,7 +111,26 @@ class Gateway:
                 cache.put_many(stored)
                 for (i, _), response in zip(fresh, stored, strict=True):
                     results[i] = response
-        return [r for r in results if r is not None]
+
+    def _wait_for(
+        self,
+        results: list[RawResponse | None],
+        requests: Sequence[ProviderRequest],
+        pending: list[int],
+        deadline: float | None,
+    ) -> list[int]:
+        """Poll the cache for keys another process is fetching; those still missing after the wait."""
+        until = time.monotonic() + FLIGHT_WAIT_SECONDS
+        if deadline is not None:
+            until = min(until, deadline)
+        while pending and time.monotonic() < until:
+            time.sleep(FLIGHT_POLL_SECONDS)
+            found = cache.get_many([requests[i] for i in pending])
+            for i, response in zip(pending, found, strict=True):
+                if response is not None and response.snapshot_id is not None:
+                    results[i] = response
+            pending = [i for i in pending if results[i] is None]
+        return pending
 
     def _call(self, request: ProviderRequest, *, prepaid: bool = False) -> RawResponse:
         """One provider call: a token from the shared limiter (waiting up to max_wait) unless `prepaid`, then the transport."""

@@ -305,3 +305,61 @@ def test_a_snapshot_stored_by_another_transaction_in_between_is_found_not_duplic
     with new_session() as session:
         assert _snapshot_count(request.symbol or "") == 2
         assert session.get(MarketDataSnapshot, uuid.UUID(ids[1])) is not None
+
+
+def test_two_processes_missing_the_same_keys_make_each_call_once(
+    fake_alphavantage: FakeAlphaVantage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Single flight: concurrent batches over the same nine keys make nine provider calls, not eighteen."""
+    transport = AlphaVantageTransport("test-key", fake_alphavantage.url, 5.0)
+
+    def slow(request: Any) -> Any:  # the real transport, a little slower, so the two batches overlap
+        time.sleep(0.03)
+        return transport.fetch(request)
+
+    gw = gateway.Gateway(slow, "alphavantage", limiter=RateLimiter(f"test-{uuid.uuid4().hex}", UNLIMITED))
+    monkeypatch.setattr(gateway, "default_gateway", lambda: gw)
+    _clear_raw_cache()
+    requests = service.default_provider().company_requests("DAQI")
+    barrier = threading.Barrier(2)
+    outcomes: list[Any] = []
+
+    def batch() -> None:
+        barrier.wait(timeout=10)
+        try:
+            outcomes.append([r.snapshot_id for r in gw.fetch_many(requests)])
+        except Exception as exc:  # reported below
+            outcomes.append(exc)
+
+    calls = fake_alphavantage.total_requests
+    threads = [threading.Thread(target=batch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    transport.close()
+    assert len(outcomes) == 2
+    assert outcomes[0] == outcomes[1], outcomes
+    assert all(outcomes[0])
+    assert fake_alphavantage.total_requests - calls == 9
+
+
+def test_a_key_claimed_by_a_process_that_never_delivers_is_fetched_after_the_wait(
+    fake_alphavantage: FakeAlphaVantage, fake_gateway: gateway.Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from water.market_data import cache
+
+    monkeypatch.setattr(gateway, "FLIGHT_WAIT_SECONDS", 0.2)
+    _clear_raw_cache()
+    [request] = [r for r in service.default_provider().company_requests("DBRK") if r.function == "SPLITS"]
+    assert cache.claim_many([request], "a-worker-that-died", 60_000) == [True]
+    calls, started = fake_alphavantage.total_requests, time.monotonic()
+    response = fake_gateway.fetch(request)
+    assert response.snapshot_id
+    assert 0.2 <= time.monotonic() - started < 5
+    assert fake_alphavantage.total_requests - calls == 1
+    cache.release_many([request], "a-worker-that-died")
+    assert cache.claim_many([request], "next", 1000) == [True]  # released by its owner's token only
+    cache.release_many([request], "someone-else")
+    assert cache.claim_many([request], "again", 1000) == [False]
+    cache.release_many([request], "next")
