@@ -59,14 +59,17 @@ class RouteTemplates:
     """Maps a request path to its route template using the OpenAPI document's paths.
 
     Labels stay bounded: a path that matches no route is counted as "unmatched". Templates are
-    grouped by their number of segments, so a path is tried only against templates of its length.
+    grouped by their number of segments, so a path is tried only against templates of its length,
+    and recent paths are remembered (a bounded memo: the same resources are read again and again).
     """
 
     EXTRA = ("/metrics", "/api/openapi.json", "/api/docs", "/api/redoc", "/api/docs/oauth2-redirect")
+    MEMO_SIZE = 4096
 
     def __init__(self, app: Any) -> None:
         self.app = app
         self._by_length: dict[int, list[tuple[re.Pattern[str], str]]] | None = None
+        self._memo: dict[str, str] = {}
 
     def _build(self) -> dict[int, list[tuple[re.Pattern[str], str]]]:
         templates = list(self.app.openapi().get("paths", {})) + list(self.EXTRA)
@@ -79,6 +82,15 @@ class RouteTemplates:
         return by_length
 
     def __call__(self, path: str) -> str:
+        template = self._memo.get(path)
+        if template is None:
+            template = self._match(path)
+            if len(self._memo) >= self.MEMO_SIZE:
+                self._memo.clear()
+            self._memo[path] = template
+        return template
+
+    def _match(self, path: str) -> str:
         if self._by_length is None:
             self._by_length = self._build()
         for pattern, template in self._by_length.get(path.count("/"), ()):

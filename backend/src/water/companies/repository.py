@@ -48,7 +48,9 @@ class CompanyRepository:
 
     def read(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> RowMapping | None:
         """The company's columns, for reads that only serialise them (no entity in the session)."""
-        result = self.session.execute(_READ, {"organization_id": organization_id, "company_id": company_id})
+        # On the session's connection (same transaction), skipping the ORM's execution layer.
+        connection = self.session.connection()
+        result = connection.execute(_READ, {"organization_id": organization_id, "company_id": company_id})
         return result.mappings().first()
 
     def ticker_taken(self, organization_id: uuid.UUID, ticker: str, *, excluding: uuid.UUID | None = None) -> bool:
