@@ -15,7 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .audit.endpoints import router as audit_router
-from .auth.dependencies import current_principal
+from .auth.dependencies import SECURITY_SCHEMES, current_principal
 from .auth.endpoints import public_router as auth_public_router
 from .auth.endpoints import router as auth_router
 from .companies.endpoints import router as companies_router
@@ -95,14 +95,27 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+def _declare_security(schema: dict[str, Any]) -> None:
+    """Every non-public operation accepts a Bearer token or an API key (see auth.dependencies)."""
+    schema.setdefault("components", {})["securitySchemes"] = {
+        name: scheme.model.model_dump(mode="json", by_alias=True, exclude_none=True)
+        for name, scheme in SECURITY_SCHEMES.items()
+    }
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if (method.upper(), path) not in PUBLIC_ROUTES:
+                operation["security"] = [{name: []} for name in SECURITY_SCHEMES]
+
+
 def _install_openapi(app: FastAPI) -> None:
-    """Add the Problem schema that every error response refers to."""
+    """Add the Problem schema that every error response refers to, and the security schemes."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
             schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+            _declare_security(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
