@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..errors import FieldError
-from ..registry import Result, register_model
+from ..registry import Result, Table, register_model
 
 __all__ = ["ExplicitConventions", "ExplicitInputs", "TerminalValue", "compute", "enterprise_value"]
 
@@ -231,13 +231,12 @@ def compute(inputs: ExplicitInputs, conventions: ExplicitConventions) -> Result:
                 outputs["upside"] = vps / inputs.price - 1
     if tv < 0:
         warnings.append("the terminal value is negative")
+    # One row per year: year, fcff, discount_factor, pv_fcff and each forecast line given.
     lines = [(name, values) for name in _SCHEDULE_LINES if (values := getattr(inputs, name)) is not None]
-    schedule: list[dict[str, Any]] = []
-    for i, (cf, df, pv) in enumerate(zip(flows, factors, pvs, strict=True)):
-        row: dict[str, Any] = {"year": i + 1, "fcff": cf, "discount_factor": df, "pv_fcff": pv}
-        for name, values in lines:
-            row[name] = float(values[i])
-        schedule.append(row)
+    schedule = Table(
+        ("year", "fcff", "discount_factor", "pv_fcff", *(name for name, _ in lines)),
+        (range(1, len(flows) + 1), flows, factors, pvs, *([float(v) for v in values] for _, values in lines)),
+    )
     return Result(outputs=outputs, schedule=schedule, warnings=warnings)
 
 

@@ -86,7 +86,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
 from ..errors import FieldError, ValidationError
-from ..registry import Result, register_model
+from ..registry import Result, Table, register_model
 
 __all__ = [
     "GinzuConventions",
@@ -246,9 +246,13 @@ class GinzuInputs:
 
     def validate(self) -> list[FieldError]:
         try:
-            _resolve(_fields_of(self), False)
+            prepared = _resolve(vars(self), False)
         except ValidationError as exc:
             return list(exc.errors)
+        if self.rnd is None and self.leases is None:
+            # Every field is then an immutable scalar, so this resolution cannot go stale:
+            # `prepare` reuses it instead of resolving the same inputs a second time.
+            vars(self)[_RESOLVED] = prepared
         return []
 
 
@@ -323,6 +327,10 @@ ValParams = tuple[
 
 def _fields_of(obj: Any) -> dict[str, Any]:
     return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+
+# Key, in a validated GinzuInputs' instance dict, of its end-of-year resolution (see `validate`).
+_RESOLVED = "_resolved_end_of_year"
 
 
 class Prepared(NamedTuple):
@@ -439,7 +447,10 @@ def _resolve(f: Mapping[str, Any], mid_year: bool) -> Prepared:
 def prepare(inputs: GinzuInputs, conventions: GinzuConventions | None = None) -> Prepared:
     """Resolve defaults and converters once; the result feeds `value_per_share` / `valuation`."""
     mid = conventions is not None and conventions.timing == "mid_year"
-    return _resolve(_fields_of(inputs), mid)
+    resolved: Prepared | None = vars(inputs).get(_RESOLVED)
+    if resolved is not None and not mid:
+        return resolved
+    return _resolve(vars(inputs), mid)
 
 
 def prepare_fields(values: Mapping[str, Any], mid_year: bool = False) -> Prepared:
@@ -542,6 +553,13 @@ def operate(op: OpParams) -> Operating:
 
 def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict[str, float]:
     """Stage 2: cost of capital path, discounting, terminal value, failure and the equity bridge."""
+    return _valuation(val, ops, book_capital)[0]
+
+
+def _valuation(
+    val: ValParams, ops: Operating, book_capital: float
+) -> tuple[dict[str, float], list[float], list[float], list[float]]:
+    """`valuation`, and the cost of capital, discount factor and PV of FCFF of years 1-10."""
     r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _price = val
     eat, re, fcff = ops[5], ops[6], ops[7]
     step = (r0 - rs) / 5
@@ -557,6 +575,9 @@ def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict
     pv_sum = 0.0
     rate = r0
     inv = inv0
+    rates: list[float] = []
+    factors: list[float] = []
+    pvs: list[float] = []
     for t in range(1, 11):
         if t > 5:
             rate = rate - step
@@ -566,6 +587,9 @@ def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict
         if mid:
             pv = pv * math.sqrt(1 + rate)
         pv_sum += pv
+        rates.append(rate)
+        factors.append(df)
+        pvs.append(pv)
     tv = fcff11 / (rs - gs)
     pv_tv = tv * df
     if mid:
@@ -576,7 +600,7 @@ def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict
     equity = operating - debt - minority - preferred + cash + nonop
     common = equity - options
     per_share = common / shares
-    return {
+    out = {
         "terminal_cash_flow": fcff11,
         "terminal_reinvestment": re11,
         "stable_return_on_capital": roc,
@@ -591,6 +615,7 @@ def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict
         "value_per_share": per_share,
         "discount_factor_year_10": df,
     }
+    return out, rates, factors, pvs
 
 
 def value_per_share(prepared: Prepared) -> float:
@@ -668,6 +693,29 @@ def _warnings(prepared: Prepared, out: dict[str, float], ops: Operating) -> list
     return warnings
 
 
+_SCHEDULE_KEYS = (
+    "year",
+    "period",
+    "revenue_growth",
+    "revenues",
+    "operating_margin",
+    "ebit",
+    "tax_rate",
+    "ebit_after_tax",
+    "reinvestment",
+    "fcff",
+    "nol",
+    "sales_to_capital",
+    "cost_of_capital",
+    "discount_factor",
+    "pv_fcff",
+    "invested_capital",
+    "roic",
+)
+_YEARS = tuple(range(12))
+_PERIODS = ("base", *("forecast",) * 10, "terminal")
+
+
 @register_model(
     "fcff_ginzu",
     inputs=GinzuInputs,
@@ -678,85 +726,42 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
     """Value a firm with the Ginzu FCFF template (see the module docstring for formulas)."""
     prepared = prepare(inputs, conventions)
     ops = operate(prepared.op)
-    out = valuation(prepared.val, ops, prepared.info["book_capital"])
+    out, rates, factors, pvs = _valuation(prepared.val, ops, prepared.info["book_capital"])
     g, rev, m, ebit, tax, eat, re, fcff, nol = ops
-    r0, rs = prepared.val[0], prepared.val[1]
-    mid = prepared.val[4]
-    step = (r0 - rs) / 5
+    rs = prepared.val[1]
+    s1, s2 = prepared.op[10], prepared.op[11]
+    # Invested capital at the end of each year, and the return on the capital at its start.
     invested = prepared.info["invested_capital"]
-    schedule: list[dict[str, Any]] = [
-        {
-            "year": 0,
-            "period": "base",
-            "revenue_growth": None,
-            "revenues": rev[0],
-            "operating_margin": m[0],
-            "ebit": ebit[0],
-            "tax_rate": tax[0],
-            "ebit_after_tax": eat[0],
-            "reinvestment": None,
-            "fcff": None,
-            "nol": nol[0],
-            "sales_to_capital": None,
-            "cost_of_capital": None,
-            "discount_factor": None,
-            "pv_fcff": None,
-            "invested_capital": invested,
-            "roic": eat[0] / invested if invested != 0 else None,
-        }
-    ]
-    rate = r0
-    df = 1.0
+    capital: list[float | None] = [invested]
+    roic: list[float | None] = [eat[0] / invested if invested != 0 else None]
     for t in range(1, 11):
-        if t > 5:
-            rate = rate - step
-        df = df * (1 / (1 + rate)) if t > 1 else 1 / (1 + rate)
-        pv = fcff[t] * df
-        if mid:
-            pv = pv * math.sqrt(1 + rate)
-        roic = eat[t] / invested if invested != 0 else None
+        roic.append(eat[t] / invested if invested != 0 else None)
         invested = invested + re[t]
-        schedule.append(
-            {
-                "year": t,
-                "period": "forecast",
-                "revenue_growth": g[t],
-                "revenues": rev[t],
-                "operating_margin": m[t],
-                "ebit": ebit[t],
-                "tax_rate": tax[t],
-                "ebit_after_tax": eat[t],
-                "reinvestment": re[t],
-                "fcff": fcff[t],
-                "nol": nol[t],
-                "sales_to_capital": prepared.op[10] if t <= 5 else prepared.op[11],
-                "cost_of_capital": rate,
-                "discount_factor": df,
-                "pv_fcff": pv,
-                "invested_capital": invested,
-                "roic": roic,
-            }
-        )
-    schedule.append(
-        {
-            "year": 11,
-            "period": "terminal",
-            "revenue_growth": g[11],
-            "revenues": rev[11],
-            "operating_margin": m[11],
-            "ebit": ebit[11],
-            "tax_rate": tax[11],
-            "ebit_after_tax": eat[11],
-            "reinvestment": re[11],
-            "fcff": fcff[11],
-            "nol": nol[11],
-            "sales_to_capital": None,
-            "cost_of_capital": rs,
-            "discount_factor": None,
-            "pv_fcff": None,
-            "invested_capital": None,
-            "roic": out["stable_return_on_capital"],
-        }
+        capital.append(invested)
+    capital.append(None)
+    roic.append(out["stable_return_on_capital"])
+    # Year 0 (base), 1-10 (forecast) and 11 (terminal), one column per key of _SCHEDULE_KEYS.
+    schedule = Table(
+        _SCHEDULE_KEYS,
+        (
+            _YEARS,
+            _PERIODS,
+            [None, *g[1:]],
+            rev,
+            m,
+            ebit,
+            tax,
+            eat,
+            [None, *re[1:]],
+            [None, *fcff[1:]],
+            nol,
+            (None, s1, s1, s1, s1, s1, s2, s2, s2, s2, s2, None),
+            [None, *rates, rs],
+            [None, *factors, None],
+            [None, *pvs, None],
+            capital,
+            roic,
+        ),
     )
     val = prepared.val
     outputs: dict[str, Any] = {
@@ -764,8 +769,13 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
         "ebit_terminal": ebit[11],
         "terminal_growth": val[3],
         "terminal_cost_of_capital": rs,
-        **{k: out[k] for k in ("terminal_cash_flow", "terminal_reinvestment", "stable_return_on_capital")},
-        **{k: out[k] for k in ("terminal_value", "pv_terminal_value", "pv_cash_flows", "sum_of_pv")},
+        "terminal_cash_flow": out["terminal_cash_flow"],
+        "terminal_reinvestment": out["terminal_reinvestment"],
+        "stable_return_on_capital": out["stable_return_on_capital"],
+        "terminal_value": out["terminal_value"],
+        "pv_terminal_value": out["pv_terminal_value"],
+        "pv_cash_flows": out["pv_cash_flows"],
+        "sum_of_pv": out["sum_of_pv"],
         "failure_probability": val[5],
         "distress_proceeds": out["distress_proceeds"],
         "value_of_operating_assets": out["value_of_operating_assets"],
