@@ -1,4 +1,8 @@
-"""Market data: symbol search, company from symbol, quote, prices, financials, market inputs, refresh, import."""
+"""Market data: symbol search, company from symbol, quote, prices, financials, market inputs, refresh, import.
+
+The cached reads are async handlers whose database work, commit and ETag body run in one
+thread-pool hop (`run_in_transaction`), as the companies endpoints do.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, File, Query, Request, Response, UploadFile, status
+from sqlalchemy.orm import Session
 
 from ..auth.dependencies import DbSession, Reader, Writer
+from ..auth.principal import Principal
 from ..companies import service as companies
 from ..companies.schemas import CompanyRead
+from ..db.session import run_in_transaction
 from ..errors import InvalidInput, PayloadTooLarge
 from ..jobs import service as jobs
 from ..jobs.schemas import JobRead
@@ -30,6 +37,8 @@ from .schemas import (
 )
 
 router = APIRouter(tags=["market data"])
+Interval = Literal["daily", "weekly", "monthly"]
+PeriodType = Literal["annual", "quarterly", "ttm"]
 MAX_IMPORT_BYTES = 2_000_000
 
 
@@ -46,8 +55,12 @@ def create_company_from_symbol(data: CompanyFromSymbol, principal: Writer, sessi
 
 
 @router.get("/companies/{company_id}/quote", response_model=QuoteRead)
-def get_quote(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
+async def get_quote(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
     """The latest price (cached for minutes; the last stored one, marked stale, if the provider is unavailable)."""
+    return await run_in_transaction(session, _quote, session, principal, company_id, request)
+
+
+def _quote(session: Session, principal: Principal, company_id: uuid.UUID, request: Request) -> Response:
     company = companies.get_company(session, principal, company_id)
     sourced = service.quote(session, company)
     q = sourced.value
@@ -60,20 +73,32 @@ def get_quote(company_id: uuid.UUID, principal: Reader, session: DbSession, requ
 
 
 @router.get("/companies/{company_id}/prices", response_model=PricesRead)
-def get_prices(
+async def get_prices(
     company_id: uuid.UUID,
     principal: Reader,
     session: DbSession,
     request: Request,
     from_: Annotated[date | None, Query(alias="from")] = None,
     to: date | None = None,
-    interval: Literal["daily", "weekly", "monthly"] = "daily",
+    interval: Interval = "daily",
 ) -> Response:
     """Daily closes (adjusted where the plan has them), optionally resampled to weeks or months."""
     if from_ and to and from_ > to:
         raise InvalidInput(
             "`from` must not be after `to`.", errors=[{"loc": ["query", "from"], "msg": "after `to`", "type": "range"}]
         )
+    return await run_in_transaction(session, _prices, session, principal, company_id, request, from_, to, interval)
+
+
+def _prices(
+    session: Session,
+    principal: Principal,
+    company_id: uuid.UUID,
+    request: Request,
+    from_: date | None,
+    to: date | None,
+    interval: Interval,
+) -> Response:
     company = companies.get_company(session, principal, company_id)
     sourced = service.daily_prices(session, company)
     bars = [b for b in sourced.value if (from_ is None or b.day >= from_) and (to is None or b.day <= to)]
@@ -86,14 +111,20 @@ def get_prices(
 
 
 @router.get("/companies/{company_id}/financials", response_model=FinancialsRead)
-def get_financials(
+async def get_financials(
     company_id: uuid.UUID,
     principal: Reader,
     session: DbSession,
     request: Request,
-    period_type: Literal["annual", "quarterly", "ttm"] | None = None,
+    period_type: PeriodType | None = None,
 ) -> Response:
     """Normalized statements (annual, quarterly, trailing twelve months); every figure names its source."""
+    return await run_in_transaction(session, _financials, session, principal, company_id, request, period_type)
+
+
+def _financials(
+    session: Session, principal: Principal, company_id: uuid.UUID, request: Request, period_type: PeriodType | None
+) -> Response:
     company = companies.get_company(session, principal, company_id)
     periods = [FinancialPeriodRead.model_validate(p) for p in service.financials(session, company, period_type)]
     payload = FinancialsRead(
@@ -106,8 +137,12 @@ def get_financials(
 
 
 @router.get("/companies/{company_id}/market-inputs")
-def get_market_inputs(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
+async def get_market_inputs(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
     """Price, regression beta against the benchmark (with R² and standard error) and the risk-free rate, with as-of dates."""
+    return await run_in_transaction(session, _market_inputs, session, principal, company_id, request)
+
+
+def _market_inputs(session: Session, principal: Principal, company_id: uuid.UUID, request: Request) -> Response:
     company = companies.get_company(session, principal, company_id)
     return etag_json(request, service.market_inputs(session, company))
 
