@@ -380,6 +380,8 @@ class Evaluator:
             conventions = from_dict(G.GinzuConventions, base.get("conventions") or {}, "conventions")
             self._fields = {name: getattr(inputs, name) for name in _GINZU_FIELDS}
             self._mid = conventions.timing == "mid_year"
+            # The base resolution: cells that vary only G.DERIVABLE fields are derived from it.
+            self._prepared = G.prepare_fields(self._fields, self._mid)
 
     def __call__(self, overrides: dict[str, float]) -> float:
         if self._fast:
@@ -390,7 +392,7 @@ class Evaluator:
         return float(run(request)["outputs"][self.output])
 
     def _ginzu(self, overrides: dict[str, float]) -> float:
-        values = dict(self._fields)
+        values: dict[str, Any] = {}
         for path, value in overrides.items():
             name = path[7:]
             lo, lo_open, hi, hi_open = _GINZU_BOUNDS[name]
@@ -398,7 +400,10 @@ class Evaluator:
                 raise ValidationError(FieldError(path, _bound_message(name, value)))
             values[name] = value
         try:
-            prepared = G.prepare_fields(values, self._mid)
+            if self._use_cache and values.keys() <= G.DERIVABLE:
+                prepared = G.derive(self._prepared, self._fields, values)
+            else:
+                prepared = G.prepare_fields({**self._fields, **values}, self._mid)
         except ValidationError as exc:
             raise _prefix(exc, "inputs") from None
         if self._use_cache:

@@ -444,6 +444,55 @@ def _resolve(f: Mapping[str, Any], mid_year: bool) -> Prepared:
     return Prepared(op, val, info)
 
 
+# Fields that `_resolve` copies unchanged into one slot of ValParams (read nowhere else, no check).
+_VAL_SLOT = {
+    "initial_cost_of_capital": 0,
+    "failure_probability": 5,
+    "distress_proceeds_fraction": 7,
+    "minority_interests": 9,
+    "preferred_stock": 10,
+    "non_operating_assets": 12,
+    "options_value": 13,
+    "shares_outstanding": 14,
+}
+# Fields `derive` can change in a resolution without resolving every field again.
+DERIVABLE = frozenset({*_VAL_SLOT, "stable_growth", "stable_cost_of_capital"})
+
+
+def derive(base: Prepared, f: Mapping[str, Any], changes: Mapping[str, Any]) -> Prepared:
+    """`_resolve({**f, **changes}, mid_year)`, given `base = _resolve(f, mid_year)` and changes to DERIVABLE fields.
+
+    Every value `_resolve` derives from a changed field is recomputed here with the same
+    operations, and the same ValidationError is raised (stable growth must stay below the
+    stable cost of capital; the stable cost of capital above -100%). Keep in step with `_resolve`.
+    """
+    op = base.op
+    val = list(base.val)
+    for name, value in changes.items():
+        slot = _VAL_SLOT.get(name)
+        if slot is not None:
+            val[slot] = value
+    if "stable_growth" in changes or "stable_cost_of_capital" in changes:
+        rf_stable = base.info["riskfree_rate_stable"]
+        given_gs = changes["stable_growth"] if "stable_growth" in changes else f["stable_growth"]
+        gs = rf_stable if given_gs is None else given_gs
+        given_rs = (
+            changes["stable_cost_of_capital"] if "stable_cost_of_capital" in changes else f["stable_cost_of_capital"]
+        )
+        rs = rf_stable + f["mature_market_erp"] if given_rs is None else given_rs
+        if not rs > gs:
+            path = "stable_growth" if given_gs is not None else "stable_cost_of_capital"
+            raise ValidationError(
+                FieldError(path, f"stable growth ({_pct(gs)}) must be below the stable cost of capital ({_pct(rs)})")
+            )
+        if not rs > -1.0:
+            raise ValidationError(FieldError("stable_cost_of_capital", "must be greater than -100%"))
+        op = (*op[:4], gs, *op[5:])
+        val[1] = rs
+        val[3] = gs
+    return Prepared(op, tuple(val), base.info)  # type: ignore[arg-type]
+
+
 def prepare(inputs: GinzuInputs, conventions: GinzuConventions | None = None) -> Prepared:
     """Resolve defaults and converters once; the result feeds `value_per_share` / `valuation`."""
     mid = conventions is not None and conventions.timing == "mid_year"
