@@ -137,3 +137,20 @@ def test_sensitivity_grid_none_cells_and_warnings(seed: int) -> None:
         [v is None for v in line] for line in grid
     ]
     assert result["warnings"] == [f"cell not computed: {e}" for e in errors]
+
+
+@pytest.mark.parametrize("timing", ["end_of_year", "mid_year"])
+@pytest.mark.parametrize("seed", range(30))
+def test_value_per_share_cells_both_timings(seed: int, timing: str) -> None:
+    """value_per_share through the row-shared discounting, both timings, every derivable pair."""
+    rng = random.Random(11_000 + seed)
+    base = random_ginzu_request(seed)
+    base["conventions"] = {"timing": timing}
+    row, col = PAIRS[seed % len(PAIRS)]
+    paths = [f"inputs.{row}", f"inputs.{col}"]
+    fast = A.Evaluator(base, "value_per_share", paths)
+    slow = A.Evaluator(base, "value_per_share", paths, cache=False)
+    for rv in _values(rng, row, base):
+        for cv in _values(rng, col, base):
+            overrides = {paths[0]: rv, paths[1]: cv}
+            assert _cell(fast, overrides) == _cell(slow, overrides), overrides

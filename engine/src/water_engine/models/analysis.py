@@ -367,6 +367,10 @@ class Evaluator:
         self.base_value = float(result["outputs"][output])
         self.base_outputs = result["outputs"]
         self._cache: dict[Any, Any] = {}
+        self._derived_ops: dict[float, G.Operating] = {}
+        # Discounting of the last (r0, r_stable) seen: grid rows share it (see G.discounting).
+        self._disc_key: tuple[float, float] | None = None
+        self._disc: G.Discounting = (0.0, (), ())
         self._use_cache = cache
         self._fast = (
             base["model"] == "fcff_ginzu"
@@ -399,14 +403,25 @@ class Evaluator:
             if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
                 raise ValidationError(FieldError(path, _bound_message(name, value)))
             values[name] = value
+        derived = self._use_cache and values.keys() <= G.DERIVABLE
         try:
-            if self._use_cache and values.keys() <= G.DERIVABLE:
+            if derived:
                 prepared = G.derive(self._prepared, self._fields, values)
             else:
                 prepared = G.prepare_fields({**self._fields, **values}, self._mid)
         except ValidationError as exc:
             raise _prefix(exc, "inputs") from None
-        if self._use_cache:
+        if derived:
+            # A derived op is the base op with only gs (slot 4) replaced: equal ops <=> equal gs,
+            # so stage 1 is cached by gs alone (no hash of the whole 14-tuple per cell).
+            gs = prepared.op[4]
+            ops = self._derived_ops.get(gs)
+            if ops is None:
+                ops = G.operate(prepared.op)
+                if len(self._derived_ops) > 4096:
+                    self._derived_ops.clear()
+                self._derived_ops[gs] = ops
+        elif self._use_cache:
             ops = self._cache.get(prepared.op)
             if ops is None:
                 ops = G.operate(prepared.op)
@@ -416,6 +431,13 @@ class Evaluator:
         else:
             ops = G.operate(prepared.op)
         if self.output == "value_per_share":
+            if derived:
+                val = prepared.val
+                key = (val[0], val[1])
+                if key != self._disc_key:
+                    self._disc = G.discounting(val[0], val[1], self._mid)
+                    self._disc_key = key
+                return G.per_share_discounted(prepared, ops, self._disc)
             return G.per_share(prepared, ops)
         return G.valuation(prepared.val, ops, prepared.info["book_capital"])[self.output]
 

@@ -716,6 +716,60 @@ def per_share(prepared: Prepared, ops: Operating) -> float:
     return (operating - debt - minority - preferred + cash + nonop - options) / shares
 
 
+Discounting = tuple[float, tuple[float, ...], tuple[float, ...]]
+
+
+def discounting(r0: float, rs: float, mid: bool) -> Discounting:
+    """What `per_share` computes from (r0, r_stable, mid_year) alone, by the same operations:
+    the default stable return on capital (the year-10 rate), DF_1..DF_10 and, mid-year, the
+    factors each year's PV is multiplied by (sqrt(1 + r_t); the last is sqrt(1 + r_stable))."""
+    step = (r0 - rs) / 5
+    inv = 1 / (1 + r0)
+    df = inv
+    dfs = [df]
+    for _ in range(2, 6):
+        df = df * inv
+        dfs.append(df)
+    rate = r0
+    rates = [rate] * 5
+    for _ in range(6, 11):
+        rate = rate - step
+        df = df * (1 / (1 + rate))
+        dfs.append(df)
+        rates.append(rate)
+    muls: tuple[float, ...] = ()
+    if mid:
+        half = math.sqrt(1 + r0)
+        muls = (half, half, half, half, half, *(math.sqrt(1 + r) for r in rates[5:]), math.sqrt(1 + rs))
+    return r0 - step - step - step - step - step, tuple(dfs), muls
+
+
+def per_share_discounted(prepared: Prepared, ops: Operating, disc: Discounting) -> float:
+    """`per_share(prepared, ops)` with `disc = discounting(r0, r_stable, mid_year)` of `prepared.val`."""
+    _r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _ = (
+        prepared.val
+    )
+    r10, dfs, muls = disc
+    eat, fcff = ops[5], ops[7]
+    roc = r10 if roc_in == -1.0 else roc_in
+    eat11 = eat[11]
+    fcff11 = eat11 - ((gs / roc) * eat11 if gs > 0 else 0.0)
+    if mid:
+        pv_sum = fcff[1] * dfs[0] * muls[0]
+        for t in range(2, 11):
+            pv_sum += fcff[t] * dfs[t - 1] * muls[t - 1]
+        pv_tv = fcff11 / (rs - gs) * dfs[9] * muls[10]
+    else:
+        pv_sum = fcff[1] * dfs[0]
+        for t in range(2, 11):
+            pv_sum += fcff[t] * dfs[t - 1]
+        pv_tv = fcff11 / (rs - gs) * dfs[9]
+    total = pv_tv + pv_sum
+    proceeds = prepared.info["book_capital"] * fraction if book else total * fraction
+    operating = total * (1 - p) + proceeds * p
+    return (operating - debt - minority - preferred + cash + nonop - options) / shares
+
+
 # --- The registered model -------------------------------------------------------------------
 
 
