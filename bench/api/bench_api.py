@@ -48,6 +48,9 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from procstat import cpu_model, load_avg, memory_gib, tree_cpu_seconds  # noqa: E402  (bench/procstat.py)
+
 VENV_BIN = Path(sys.executable).parent
 PG = os.environ.get("WATER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 REDIS = os.environ.get("WATER_BENCH_REDIS", "redis://127.0.0.1:6379/14")
@@ -92,31 +95,6 @@ class Server:
     headers: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     results: list[Result] = field(default_factory=list)
-
-
-def load_avg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants (from /proc)."""
-    total = 0.0
-    pending = [pid]
-    for _ in range(1000):  # bounded walk; a uvicorn tree has a handful of processes
-        if not pending:
-            break
-        current = pending.pop()
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def recreate_db(name: str) -> None:
@@ -361,13 +339,7 @@ def promtool(base: str, headers: dict[str, str]) -> str:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return f"{model}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB RAM, Python {platform.python_version()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {memory_gib():.0f} GiB RAM, Python {platform.python_version()}"
 
 
 def report(servers: list[Server], args: argparse.Namespace) -> str:

@@ -57,8 +57,10 @@ import redis
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "backend" / "tests"))
-
+sys.path.insert(0, str(ROOT / "bench"))
 from fakes.alphavantage_server import FakeAlphaVantage  # noqa: E402
+
+from procstat import cpu_model, load_avg, memory_gib, tree_cpu_seconds, tree_pids  # noqa: E402  (bench/procstat.py)
 
 VENV_BIN = Path(sys.executable).parent
 PG = os.environ.get("WATER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -75,7 +77,6 @@ TARGET_P99_MS = 10.0
 TARGET_COMPANIES_PER_S = 50.0
 POLL_SECONDS = 0.05
 STARTED: list[subprocess.Popen[bytes]] = []
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 ALIAS = re.compile(r"^(D[A-Z]{3})(\d{3})$")
 CLIENT = httpx.Client(timeout=60, limits=httpx.Limits(max_connections=16))  # one client: no TLS set-up per call
 
@@ -124,37 +125,6 @@ class AliasingFake(FakeAlphaVantage):
 
 
 # --- processes -----------------------------------------------------------------------------
-
-
-def load_avg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
-def tree_pids(pid: int) -> list[int]:
-    pids, pending = [], [pid]
-    for _ in range(1000):  # bounded walk
-        if not pending:
-            break
-        current = pending.pop()
-        pids.append(current)
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return pids
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of a process and its descendants (from /proc)."""
-    total = 0.0
-    for current in tree_pids(pid):
-        try:
-            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def self_cpu_seconds() -> float:
@@ -519,13 +489,7 @@ def backend_source(commit: str | None, logs: Path) -> str:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return f"{model}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.1f} GiB RAM, Python {platform.python_version()}"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {memory_gib():.1f} GiB RAM, Python {platform.python_version()}"
 
 
 def yes(ok: bool) -> str:

@@ -38,6 +38,9 @@ from typing import Any
 
 import httpx
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from procstat import cpu_model, load_avg, memory_gib
+
 VENV_BIN = Path(sys.executable).parent
 TARGET_COLD_S = 15.0
 TARGET_WARM_S = 5.0
@@ -65,10 +68,6 @@ def up_env(data_dir: Path, port: int, tag: str = "") -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def load_avg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 # --- processes -----------------------------------------------------------------------------------
@@ -370,13 +369,7 @@ def run_phases(data_dir: Path, log: Path) -> dict[str, float]:
 
 
 def machine() -> str:
-    model = "unknown CPU"
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            model = line.split(":", 1)[1].strip()
-            break
-    mem_kb = int(Path("/proc/meminfo").read_text().split()[1])
-    return f"{model}, {os.cpu_count()} cores, {mem_kb / 1024 / 1024:.0f} GiB RAM"
+    return f"{cpu_model()}, {os.cpu_count()} cores, {memory_gib():.0f} GiB RAM"
 
 
 def fmt(value: float | None) -> str:

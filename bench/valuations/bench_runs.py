@@ -50,6 +50,9 @@ import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+from procstat import load_avg, tree_cpu_seconds, tree_pids  # noqa: E402  (bench/procstat.py)
+
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
 PG = os.environ.get("WATER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
@@ -79,7 +82,6 @@ os.environ["WATER_ENVIRONMENT"] = "production"
 
 from water.cli import worker_command  # noqa: E402  (after the environment is set)
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STARTED: list[subprocess.Popen[bytes]] = []
 
 
@@ -99,41 +101,11 @@ STARTED_AT = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC"
 # --- processes, machine --------------------------------------------------------------------------
 
 
-def load_avg() -> str:
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-
-
 def machine_busy() -> tuple[float, float]:
     """(busy, total) jiffies of the whole machine, from /proc/stat."""
     fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
-
-
-def tree_pids(pid: int) -> list[int]:
-    pids, pending = [], [pid]
-    for _ in range(1000):  # bounded walk
-        if not pending:
-            break
-        current = pending.pop()
-        pids.append(current)
-        try:
-            for task in Path(f"/proc/{current}/task").iterdir():
-                pending += [int(c) for c in (task / "children").read_text().split()]
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return pids
-
-
-def tree_cpu_seconds(pid: int) -> float:
-    total = 0.0
-    for p in tree_pids(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            total += (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-    return total
 
 
 def start(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
