@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import redis.asyncio as aioredis
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
+from prometheus_client import Counter
 from starlette.concurrency import run_in_threadpool
 
 from ..auth.dependencies import Reader
@@ -26,31 +27,77 @@ def _format(event_id: int, event_type: str, data: dict[str, Any]) -> bytes:
     return f"id: {event_id}\nevent: {event_type}\ndata: {json.dumps(data, default=str)}\n\n".encode()
 
 
+REPLAY_LIMIT = 1000  # events read from the log at a time
+
+log_reads = Counter(
+    "water_event_stream_log_reads",
+    "Reads of the run-event log by live event streams (the first, and one per message that brings news).",
+)
+messages_skipped = Counter(
+    "water_event_stream_messages_skipped",
+    "Live messages a stream had already sent from the log, so it did not read the log again.",
+)
+
+
 def _replay(organization_id: uuid.UUID, after: int, run_id: uuid.UUID | None) -> list[tuple[int, str, dict[str, Any]]]:
+    log_reads.inc()
     with side_session() as session:
-        rows = ValuationRunRepository(session).events_after(organization_id, after, run_id)
+        rows = ValuationRunRepository(session).events_after(organization_id, after, run_id, REPLAY_LIMIT)
         return [(r.id, r.type, {"run_id": str(r.run_id), **r.data, "at": r.at.isoformat()}) for r in rows]
+
+
+def _message_event_id(message: dict[str, Any]) -> int | None:
+    """The event id a live message announces (events.publish), or None if it carries none."""
+    try:
+        event_id = json.loads(message["data"])["id"]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return event_id if isinstance(event_id, int) else None
 
 
 async def _stream(
     request: Request, organization_id: uuid.UUID, after: int, run_id: uuid.UUID | None
 ) -> AsyncIterator[bytes]:
+    """Events from the log, in the log's order, woken by live messages.
+
+    Why a message needs no log read when its id is at most `covered`: an organization's events
+    commit in id order (events.append), and a message is published only after its event
+    committed. So once a log read started after the message for id N arrived, every event of
+    the organization up to N was in the log and that read returned it (or the stream's run
+    filter left it out). Under load one read then serves many messages instead of one each.
+    """
     client = aioredis.Redis.from_url(redis_url(), decode_responses=True)
     pubsub = client.pubsub()
     await pubsub.subscribe(channel(organization_id))  # subscribe first, then replay: nothing falls in between
-    last = after
+    last = after  # the newest event sent
+    covered = after  # every event up to this id has been sent or filtered out
+    announced = 0  # the newest event id a message announced
+    must_read = True
     try:
         yield b"retry: 2000\n\n"
         while True:
-            # Replay from the log (also after every live message, so the order is the log's order, gapless).
-            for event_id, event_type, data in await run_in_threadpool(_replay, organization_id, last, run_id):
-                last = max(last, event_id)
-                yield _format(event_id, event_type, data)
+            if must_read:
+                read_after = announced
+                rows = await run_in_threadpool(_replay, organization_id, last, run_id)
+                for event_id, event_type, data in rows:
+                    last = max(last, event_id)
+                    yield _format(event_id, event_type, data)
+                if len(rows) >= REPLAY_LIMIT:
+                    continue  # more in the log than one read returns
+                covered = max(covered, last, read_after)
+                must_read = False
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS)
             if await request.is_disconnected():
                 return
             if message is None:
                 yield b": heartbeat\n\n"
+                continue
+            event_id = _message_event_id(message)
+            if event_id is not None and event_id <= covered:
+                messages_skipped.inc()
+                continue
+            announced = max(announced, event_id or 0)
+            must_read = True
     finally:
         await pubsub.unsubscribe()
         await pubsub.aclose()  # type: ignore[no-untyped-call]
