@@ -50,6 +50,27 @@ def test_upgrade_check_downgrade_upgrade(scratch_database: str) -> None:
     command.check(config)
 
 
+def test_large_columns_use_lz4_where_the_server_has_it(scratch_database: str) -> None:
+    config = _config()
+    command.upgrade(config, "head")
+    with psycopg.connect(scratch_database.replace("postgresql+psycopg", "postgresql")) as conn:
+        has_lz4 = (
+            "lz4"
+            in conn.execute("SELECT enumvals FROM pg_settings WHERE name = 'default_toast_compression'").fetchone()[0]
+        )
+        compression = dict(
+            conn.execute(
+                "SELECT attrelid::regclass::text || '.' || attname, attcompression FROM pg_attribute "
+                "WHERE attrelid IN ('valuation_runs'::regclass, 'market_data_snapshots'::regclass) "
+                "AND attname IN ('result', 'requests', 'body')"
+            ).fetchall()
+        )
+    expected = "l" if has_lz4 else ""  # "" is the server default (pglz)
+    assert compression == dict.fromkeys(
+        ["valuation_runs.result", "valuation_runs.requests", "market_data_snapshots.body"], expected
+    )
+
+
 def test_revision_files_are_date_prefixed() -> None:
     import re
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -28,6 +29,9 @@ def _format(event_id: int, event_type: str, data: dict[str, Any]) -> bytes:
 
 
 REPLAY_LIMIT = 1000  # events read from the log at a time
+# A stream reads the log at most this often: an idle stream reads at once, a busy one lets one read
+# serve the messages of the next few milliseconds instead of one read per run state change.
+READ_INTERVAL_SECONDS = 0.025
 
 log_reads = Counter(
     "water_event_stream_log_reads",
@@ -64,8 +68,10 @@ async def _stream(
     commit in id order (events.append), and a message is published only after its event
     committed. So once a log read started after the message for id N arrived, every event of
     the organization up to N was in the log and that read returned it (or the stream's run
-    filter left it out). Under load one read then serves many messages instead of one each.
+    filter left it out). Under load one read then serves many messages instead of one each,
+    and reads at most every READ_INTERVAL_SECONDS.
     """
+    loop = asyncio.get_running_loop()
     client = aioredis.Redis.from_url(redis_url(), decode_responses=True)
     pubsub = client.pubsub()
     await pubsub.subscribe(channel(organization_id))  # subscribe first, then replay: nothing falls in between
@@ -73,10 +79,15 @@ async def _stream(
     covered = after  # every event up to this id has been sent or filtered out
     announced = 0  # the newest event id a message announced
     must_read = True
+    last_read_at = -READ_INTERVAL_SECONDS
     try:
         yield b"retry: 2000\n\n"
         while True:
             if must_read:
+                wait = last_read_at + READ_INTERVAL_SECONDS - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                last_read_at = loop.time()
                 read_after = announced
                 rows = await run_in_threadpool(_replay, organization_id, last, run_id)
                 for event_id, event_type, data in rows:
