@@ -66,7 +66,7 @@ def test_derivable_fields_are_read_once_by_resolve() -> None:
     inputs = from_dict(G.GinzuInputs, random_ginzu_request(3)["inputs"], "inputs")
     fields = {f.name: getattr(inputs, f.name) for f in dataclasses.fields(G.GinzuInputs)}
     ref = G.prepare_fields(fields, False)
-    for name, slot in G._VAL_SLOT.items():
+    for name, slot in G.VAL_SLOT.items():
         changed = G.prepare_fields({**fields, name: 12345.678}, False)
         assert changed.op == ref.op
         assert changed.info == ref.info
@@ -103,11 +103,13 @@ def test_derived_cells_equal_full_resolution(seed: int) -> None:
         assert "ValidationError" in kinds  # out-of-bounds values and, for stable rates, growth >= cost of capital
 
 
+@pytest.mark.parametrize("timing", ["end_of_year", "mid_year"])
 @pytest.mark.parametrize("seed", range(25))
-def test_sensitivity_grid_none_cells_and_warnings(seed: int) -> None:
+def test_sensitivity_grid_none_cells_and_warnings(seed: int, timing: str) -> None:
     """The registered grid (fast path) against a grid built cell by cell from full re-resolution."""
     rng = random.Random(9_000 + seed)
     base = random_ginzu_request(seed)
+    base["conventions"] = {"timing": timing}
     row, col = ("initial_cost_of_capital", "stable_growth") if seed % 2 == 0 else PAIRS[seed % len(PAIRS)]
     rows, cols = _values(rng, row, base), _values(rng, col, base)
     request = {
@@ -154,3 +156,35 @@ def test_value_per_share_cells_both_timings(seed: int, timing: str) -> None:
         for cv in _values(rng, col, base):
             overrides = {paths[0]: rv, paths[1]: cv}
             assert _cell(fast, overrides) == _cell(slow, overrides), overrides
+
+
+@pytest.mark.parametrize("timing", ["end_of_year", "mid_year"])
+@pytest.mark.parametrize("seed", range(36))
+def test_whole_grid_equals_cell_by_cell(seed: int, timing: str) -> None:
+    """`Evaluator.grid` (shared bounds checks, one derive per axis value) against full re-resolution per cell."""
+    rng = random.Random(13_000 + seed)
+    base = random_ginzu_request(seed)
+    base["conventions"] = {"timing": timing}
+    row, col = PAIRS[seed % len(PAIRS)]
+    paths = [f"inputs.{row}", f"inputs.{col}"]
+    rows, cols = _values(rng, row, base), _values(rng, col, base)
+    cells = A.Evaluator(base, "value_per_share", paths).grid(paths[0], rows, paths[1], cols)
+    if {row, col} <= {"stable_growth", "stable_cost_of_capital"}:
+        assert cells is None  # neither axis is a single valuation slot: cell by cell
+        return
+    assert cells is not None
+    slow = A.Evaluator(base, "value_per_share", paths, cache=False)
+    got = [[("value", c) if isinstance(c, float) else (type(c).__name__, str(c)) for c in line] for line in cells]
+    want = [[_cell(slow, {paths[0]: rv, paths[1]: cv}) for cv in cols] for rv in rows]
+    assert got == want
+
+
+def test_grid_falls_back_when_it_cannot_share_work() -> None:
+    base = random_ginzu_request(1)
+    path = "inputs.initial_cost_of_capital"
+    assert A.Evaluator(base, "value_per_share", [path, path]).grid(path, [0.08], path, [0.09]) is None
+    growth = "inputs.stable_growth"
+    assert A.Evaluator(base, "sum_of_pv", [path, growth]).grid(path, [0.08], growth, [0.02]) is None
+    assert A.Evaluator(base, "value_per_share", [path, growth], cache=False).grid(path, [0.08], growth, [0.02]) is None
+    margin = "inputs.target_margin"  # changes the cash flows: not derivable
+    assert A.Evaluator(base, "value_per_share", [path, margin]).grid(path, [0.08], margin, [0.1]) is None

@@ -445,7 +445,7 @@ def _resolve(f: Mapping[str, Any], mid_year: bool) -> Prepared:
 
 
 # Fields that `_resolve` copies unchanged into one slot of ValParams (read nowhere else, no check).
-_VAL_SLOT = {
+VAL_SLOT = {
     "initial_cost_of_capital": 0,
     "failure_probability": 5,
     "distress_proceeds_fraction": 7,
@@ -456,7 +456,7 @@ _VAL_SLOT = {
     "shares_outstanding": 14,
 }
 # Fields `derive` can change in a resolution without resolving every field again.
-DERIVABLE = frozenset({*_VAL_SLOT, "stable_growth", "stable_cost_of_capital"})
+DERIVABLE = frozenset({*VAL_SLOT, "stable_growth", "stable_cost_of_capital"})
 
 
 def derive(base: Prepared, f: Mapping[str, Any], changes: Mapping[str, Any]) -> Prepared:
@@ -469,7 +469,7 @@ def derive(base: Prepared, f: Mapping[str, Any], changes: Mapping[str, Any]) -> 
     op = base.op
     val = list(base.val)
     for name, value in changes.items():
-        slot = _VAL_SLOT.get(name)
+        slot = VAL_SLOT.get(name)
         if slot is not None:
             val[slot] = value
     if "stable_growth" in changes or "stable_cost_of_capital" in changes:
@@ -746,9 +746,12 @@ def discounting(r0: float, rs: float, mid: bool) -> Discounting:
 
 def per_share_discounted(prepared: Prepared, ops: Operating, disc: Discounting) -> float:
     """`per_share(prepared, ops)` with `disc = discounting(r0, r_stable, mid_year)` of `prepared.val`."""
-    _r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _ = (
-        prepared.val
-    )
+    return per_share_of(prepared.val, prepared.info["book_capital"], ops, disc)
+
+
+def per_share_of(val: ValParams, book_capital: float, ops: Operating, disc: Discounting) -> float:
+    """`per_share_discounted` from the parts of a resolution it reads (grids build no Prepared per cell)."""
+    _r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _ = val
     r10, dfs, muls = disc
     eat, fcff = ops[5], ops[7]
     roc = r10 if roc_in == -1.0 else roc_in
@@ -765,7 +768,7 @@ def per_share_discounted(prepared: Prepared, ops: Operating, disc: Discounting) 
             pv_sum += fcff[t] * dfs[t - 1]
         pv_tv = fcff11 / (rs - gs) * dfs[9]
     total = pv_tv + pv_sum
-    proceeds = prepared.info["book_capital"] * fraction if book else total * fraction
+    proceeds = book_capital * fraction if book else total * fraction
     operating = total * (1 - p) + proceeds * p
     return (operating - debt - minority - preferred + cash + nonop - options) / shares
 
