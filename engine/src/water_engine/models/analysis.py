@@ -444,10 +444,14 @@ class Evaluator:
                     continue
                 assert found is not None
                 prepared, ops = found
-                base_val = prepared.val
-                val = cast("G.ValParams", (*base_val[:slot], rv if slot_on_rows else cv, *base_val[slot + 1 :]))
+                val = prepared.val
+                value = rv if slot_on_rows else cv
+                if slot:  # slot 0 (r0) reaches per_share_of only through the discounting
+                    val = cast("G.ValParams", (*val[:slot], value, *val[slot + 1 :]))
                 try:
-                    line.append(G.per_share_of(val, book_capital, ops, self._discounting(val[0], val[1])))
+                    line.append(
+                        G.per_share_of(val, book_capital, ops, self._discounting(val[0] if slot else value, val[1]))
+                    )
                 except ArithmeticError as exc:
                     line.append(exc)
             cells.append(line)

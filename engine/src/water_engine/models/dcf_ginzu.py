@@ -750,7 +750,10 @@ def per_share_discounted(prepared: Prepared, ops: Operating, disc: Discounting) 
 
 
 def per_share_of(val: ValParams, book_capital: float, ops: Operating, disc: Discounting) -> float:
-    """`per_share_discounted` from the parts of a resolution it reads (grids build no Prepared per cell)."""
+    """`per_share_discounted` from the parts of a resolution it reads (grids build no Prepared per cell).
+
+    `val[0]` (r0) is not read: `disc` was computed from it.
+    """
     _r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _ = val
     r10, dfs, muls = disc
     eat, fcff = ops[5], ops[7]
