@@ -30,6 +30,10 @@ class Table:
 
     keys: tuple[str, ...]
     columns: tuple[Sequence[Any], ...]
+    # Optional: builds the rows from the columns, the same dicts (keys in `keys` order) as the
+    # generic builder. A model with a fixed schedule can spell its row as a dict display, which
+    # CPython builds about twice as fast as dict(zip(keys, values)).
+    build_rows: Callable[[tuple[Sequence[Any], ...]], list[dict[str, Any]]] | None = None
 
 
 @dataclass
@@ -153,6 +157,8 @@ def _table_rows(table: Table) -> tuple[list[dict[str, Any]], bool]:
             continue
         if total - total != 0.0:  # NaN or infinite, or an overflowing sum: checked value by value
             ready = ready and _json_ready(list(column))
+    if table.build_rows is not None:
+        return table.build_rows(columns), ready
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))), ready
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import deque
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
@@ -29,9 +30,11 @@ def _format(event_id: int, event_type: str, data: dict[str, Any]) -> bytes:
 
 
 REPLAY_LIMIT = 1000  # events read from the log at a time
-# A stream reads the log at most this often: an idle stream reads at once, a busy one lets one read
-# serve the messages of the next few milliseconds instead of one read per run state change.
-READ_INTERVAL_SECONDS = 0.025
+# A stream reads the log at most READS_PER_WINDOW times per READ_WINDOW_SECONDS: an idle stream
+# reads at once for each message (a run's queued, running and succeeded come within milliseconds),
+# a busy one lets one read serve the messages of a few milliseconds (at most 80 reads/s a stream).
+READS_PER_WINDOW = 4
+READ_WINDOW_SECONDS = 0.05
 
 log_reads = Counter(
     "water_event_stream_log_reads",
@@ -69,7 +72,7 @@ async def _stream(
     committed. So once a log read started after the message for id N arrived, every event of
     the organization up to N was in the log and that read returned it (or the stream's run
     filter left it out). Under load one read then serves many messages instead of one each,
-    and reads at most every READ_INTERVAL_SECONDS.
+    and reads are spaced out (READS_PER_WINDOW).
     """
     loop = asyncio.get_running_loop()
     client = aioredis.Redis.from_url(redis_url(), decode_responses=True)
@@ -79,15 +82,16 @@ async def _stream(
     covered = after  # every event up to this id has been sent or filtered out
     announced = 0  # the newest event id a message announced
     must_read = True
-    last_read_at = -READ_INTERVAL_SECONDS
+    recent_reads: deque[float] = deque(maxlen=READS_PER_WINDOW)  # when the last reads started
     try:
         yield b"retry: 2000\n\n"
         while True:
             if must_read:
-                wait = last_read_at + READ_INTERVAL_SECONDS - loop.time()
-                if wait > 0:
-                    await asyncio.sleep(wait)
-                last_read_at = loop.time()
+                if len(recent_reads) == READS_PER_WINDOW:
+                    wait = recent_reads[0] + READ_WINDOW_SECONDS - loop.time()
+                    if wait > 0:
+                        await asyncio.sleep(wait)
+                recent_reads.append(loop.time())
                 read_after = announced
                 rows = await run_in_threadpool(_replay, organization_id, last, run_id)
                 for event_id, event_type, data in rows:
@@ -103,11 +107,11 @@ async def _stream(
             if message is None:
                 yield b": heartbeat\n\n"
                 continue
-            event_id = _message_event_id(message)
-            if event_id is not None and event_id <= covered:
+            announces = _message_event_id(message)
+            if announces is not None and announces <= covered:
                 messages_skipped.inc()
                 continue
-            announced = max(announced, event_id or 0)
+            announced = max(announced, announces or 0)
             must_read = True
     finally:
         await pubsub.unsubscribe()

@@ -81,7 +81,7 @@ Source: A. Damodaran, fcffsimpleginzu.xlsx (2024 versions), sheets "Input sheet"
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, Literal, NamedTuple
 
@@ -822,6 +822,52 @@ _SCHEDULE_KEYS = (
     "roic",
 )
 _YEARS = tuple(range(12))
+
+
+def _schedule_rows(columns: tuple[Sequence[Any], ...]) -> list[dict[str, Any]]:
+    """The schedule's rows, keys in _SCHEDULE_KEYS order (test_ginzu_schedule_rows checks it)."""
+    return [
+        {
+            "year": year,
+            "period": period,
+            "revenue_growth": revenue_growth,
+            "revenues": revenues,
+            "operating_margin": operating_margin,
+            "ebit": ebit,
+            "tax_rate": tax_rate,
+            "ebit_after_tax": ebit_after_tax,
+            "reinvestment": reinvestment,
+            "fcff": fcff,
+            "nol": nol,
+            "sales_to_capital": sales_to_capital,
+            "cost_of_capital": cost_of_capital,
+            "discount_factor": discount_factor,
+            "pv_fcff": pv_fcff,
+            "invested_capital": invested_capital,
+            "roic": roic,
+        }
+        for (
+            year,
+            period,
+            revenue_growth,
+            revenues,
+            operating_margin,
+            ebit,
+            tax_rate,
+            ebit_after_tax,
+            reinvestment,
+            fcff,
+            nol,
+            sales_to_capital,
+            cost_of_capital,
+            discount_factor,
+            pv_fcff,
+            invested_capital,
+            roic,
+        ) in zip(*columns, strict=True)
+    ]
+
+
 _PERIODS = ("base", *("forecast",) * 10, "terminal")
 
 
@@ -871,6 +917,7 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
             capital,
             roic,
         ),
+        _schedule_rows,
     )
     val = prepared.val
     outputs: dict[str, Any] = {
