@@ -50,7 +50,7 @@ def _replay(organization_id: uuid.UUID, after: int, run_id: uuid.UUID | None) ->
     log_reads.inc()
     with side_session() as session:
         rows = ValuationRunRepository(session).events_after(organization_id, after, run_id, REPLAY_LIMIT)
-        return [(r.id, r.type, {"run_id": str(r.run_id), **r.data, "at": r.at.isoformat()}) for r in rows]
+        return [(i, kind, {"run_id": str(run), **data, "at": at.isoformat()}) for i, kind, run, data, at in rows]
 
 
 def _message_event_id(message: dict[str, Any]) -> int | None:

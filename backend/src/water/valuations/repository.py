@@ -118,11 +118,18 @@ class ValuationRunRepository:
 
     def events_after(
         self, organization_id: uuid.UUID, after_id: int, run_id: uuid.UUID | None, limit: int = 1000
-    ) -> list[RunEvent]:
-        query = select(RunEvent).where(RunEvent.organization_id == organization_id, RunEvent.id > after_id)
+    ) -> list[tuple[int, str, uuid.UUID, dict[str, Any], datetime]]:
+        """(id, type, run_id, data, at) of the organization's events after `after_id`, oldest first.
+
+        Plain rows, not RunEvent objects: live streams read this for every burst of state changes.
+        """
+        event = RunEvent.__table__.c
+        query = select(event.id, event.type, event.run_id, event.data, event.at).where(
+            event.organization_id == organization_id, event.id > after_id
+        )
         if run_id is not None:
-            query = query.where(RunEvent.run_id == run_id)
-        return list(self.session.scalars(query.order_by(RunEvent.id).limit(limit)))
+            query = query.where(event.run_id == run_id)
+        return [tuple(row) for row in self.session.execute(query.order_by(event.id).limit(limit))]  # type: ignore[misc]
 
 
 # --- the worker's hot path: one statement per state change, on a plain psycopg connection ---------------
