@@ -102,9 +102,11 @@ async def _stream(
                 covered = max(covered, last, read_after)
                 must_read = False
             message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=HEARTBEAT_SECONDS)
-            if await request.is_disconnected():
-                return
             if message is None:
+                # StreamingResponse cancels this generator when the client goes away; the check here
+                # only ends a stream whose server cannot notice that (no message per message: it costs).
+                if await request.is_disconnected():
+                    return
                 yield b": heartbeat\n\n"
                 continue
             announces = _message_event_id(message)

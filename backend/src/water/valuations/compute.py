@@ -27,6 +27,24 @@ class RunFailure(Exception):
         }
 
 
+# A run is quick when it finishes within tens of milliseconds: no Monte Carlo, and no grid larger
+# than the default 21 x 21 (about 1 ms on the fast path, 30 ms at worst cell by cell).
+QUICK_GRID_CELLS = 21 * 21
+
+
+def quick(requests: dict[str, Any]) -> bool:
+    """True when the run's engine requests finish within tens of milliseconds (see QUICK_GRID_CELLS)."""
+    if "monte_carlo" in requests:
+        return False
+    grid = requests.get("sensitivity")
+    if grid is None:
+        return True
+    inputs = grid.get("inputs", {})
+    rows = len(inputs.get("rows", {}).get("values", ()))
+    columns = len(inputs.get("columns", {}).get("values", ()))
+    return rows * columns <= QUICK_GRID_CELLS
+
+
 def _run(method: str, request: dict[str, Any]) -> dict[str, Any]:
     try:
         return water_engine.run(request)

@@ -242,7 +242,12 @@ class RunBusy(Exception):
 
 
 def _claim(statements: RunStatements, run_id: uuid.UUID) -> Claimed | None:
-    """Claim with its `running` event in one autocommitted statement, so progress is visible at once."""
+    """Claim with its `running` event in one autocommitted statement.
+
+    The event is in the log at once. It is announced on Redis at once only when the run may take
+    a while (`compute.quick`); a quick run's outcome, published milliseconds later, wakes the
+    streams, which read both events from the log, in order (events/endpoints.py).
+    """
     claimed = statements.claim(run_id, LEASE)
     if claimed is None:
         state = statements.status(run_id)
@@ -250,7 +255,9 @@ def _claim(statements: RunStatements, run_id: uuid.UUID) -> Claimed | None:
             raise RunBusy(max(1.0, (state[1] + LEASE - datetime.now(UTC)).total_seconds()))
         return None
     run, event_id = claimed
-    events.publish(run.organization_id, event_id, "run.running", run_id, {"status": "running", "attempt": run.attempt})
+    if not compute.quick(run.requests):
+        data = {"status": "running", "attempt": run.attempt}
+        events.publish(run.organization_id, event_id, "run.running", run_id, data)
     return run
 
 
