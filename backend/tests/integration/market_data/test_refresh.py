@@ -253,6 +253,49 @@ def test_a_refresh_takes_its_misses_tokens_at_once_and_never_more_than_the_bucke
     assert limiter.state().used_today == 9
 
 
+def test_a_batch_whose_tokens_are_all_there_is_fetched_together(
+    committed_client: TestClient,
+    committed_factory: Factory,
+    fake_alphavantage: FakeAlphaVantage,
+    fake_gateway: gateway.Gateway,
+) -> None:
+    """Nine calls of 0.3 s each take about three rounds of FETCH_THREADS, not nine in a row."""
+    org = committed_factory.organization(with_roles=False)
+    company_id = _company(committed_client, org, "DAQI")
+    _clear_raw_cache()
+    fake_alphavantage.fail("slow", times=9, delay=0.3)
+    started = time.monotonic()
+    result = _refresh(company_id)
+    elapsed = time.monotonic() - started
+    assert result["provider_calls"] == 9
+    assert elapsed < 9 * 0.3 * 0.6, f"{elapsed:.2f} s: the calls did not overlap"
+
+
+def test_a_failed_call_in_a_concurrent_batch_keeps_the_others(
+    committed_client: TestClient,
+    committed_factory: Factory,
+    fake_alphavantage: FakeAlphaVantage,
+    fake_gateway: gateway.Gateway,
+) -> None:
+    from water.market_data.errors import ProviderUnavailable
+
+    org = committed_factory.organization(with_roles=False)
+    company_id = _company(committed_client, org, "DCSH")
+    _clear_raw_cache()
+    fake_alphavantage.fail("http_500", times=1)
+    calls = fake_alphavantage.total_requests
+    with pytest.raises(ProviderUnavailable):
+        _refresh(company_id)
+    assert fake_alphavantage.total_requests - calls == 9  # every call was made, together
+    requests = service.default_provider().company_requests("DCSH")
+    cached = [r for r in gateway.cache.get_many(requests) if r is not None]
+    assert len(cached) == 8  # the eight answers are stored and cached
+    assert all(r.snapshot_id for r in cached)
+    calls = fake_alphavantage.total_requests
+    assert _refresh(company_id)["provider_calls"] == 1  # the retry makes only the failed call
+    assert fake_alphavantage.total_requests - calls == 1
+
+
 def test_the_refresh_checks_a_daily_series_as_strictly_as_parsing_it() -> None:
     """The refresh validates the daily series without building its bars; it refuses what parsing refuses."""
     from datetime import UTC, datetime
