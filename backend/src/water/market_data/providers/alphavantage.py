@@ -61,6 +61,7 @@ from itertools import pairwise
 from typing import Any
 
 import httpx
+import orjson
 
 from ..canonical import Figure, PeriodType, StatementPeriod
 from ..errors import (
@@ -255,10 +256,23 @@ def classify_response(
             raise _unexpected(request, "the CSV answer could not be read")
         return
     try:
-        payload = json.loads(body)
+        payload = _loads(body)
     except (ValueError, UnicodeDecodeError):
         raise _unexpected(request, "the answer is not valid JSON") from None
     classify_payload(payload, request, api_key=api_key, now=now)
+
+
+def _loads(body: bytes) -> Any:
+    """json.loads, by orjson (several times faster on a daily series) for the bodies it reads.
+
+    What orjson refuses (NaN or Infinity literals, a body that is not UTF-8) goes through
+    json.loads, so it is read, or refused, as before. One difference is left: orjson reads a bare
+    integer beyond 64 bits as the nearest float; Alpha Vantage sends every number as a string.
+    """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
 
 
 def _parses_as_csv(body: bytes) -> bool:
@@ -400,7 +414,7 @@ def percent_to_decimal(value: object) -> float | None:
 
 def _json_object(raw: RawResponse) -> dict[str, Any]:
     try:
-        payload = json.loads(raw.body)
+        payload = _loads(raw.body)
     except (ValueError, UnicodeDecodeError):
         raise _unexpected(raw.request, "the answer is not valid JSON") from None
     classify_payload(payload, raw.request)
