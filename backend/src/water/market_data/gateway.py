@@ -64,10 +64,10 @@ class Gateway:
     def fetch_many(self, requests: Sequence[ProviderRequest], *, deadline: float | None = None) -> list[RawResponse]:
         """Each request's response, cache first; the misses through the limiter and the transport.
 
-        The cache is read in one round trip. When the limiter has a token for every miss at once, the
-        misses are fetched together (`_call_together`), else one by one. Each miss is claimed in Redis first (single flight):
+        The cache is read in one round trip. Each miss is claimed in Redis first (single flight):
         a key another process is already fetching is waited for (its cache entry, up to
-        `FLIGHT_WAIT_SECONDS`) instead of fetched twice. The new responses are stored as snapshots
+        `FLIGHT_WAIT_SECONDS`) instead of fetched twice. When the limiter has a token for every
+        miss at once, the misses are fetched together (`_call_together`), else one by one. The new responses are stored as snapshots
         in one transaction and cached in one round trip, also when a later call fails (throttled,
         past `deadline` on the monotonic clock, provider down), so a retry re-uses every call made.
         """
