@@ -61,6 +61,14 @@ def _cell(ev: A.Evaluator, overrides: dict[str, float]) -> tuple[str, Any]:
         return (type(exc).__name__, str(exc))
 
 
+def _timed_case(salt: int, seed: int, timing: str) -> tuple[random.Random, dict[str, Any], tuple[str, str], list[str]]:
+    """(random source, a random Ginzu base with `timing`, its axis pair, the pair's paths)."""
+    base = random_ginzu_request(seed)
+    base["conventions"] = {"timing": timing}
+    row, col = PAIRS[seed % len(PAIRS)]
+    return random.Random(salt + seed), base, (row, col), [f"inputs.{row}", f"inputs.{col}"]
+
+
 def test_derivable_fields_are_read_once_by_resolve() -> None:
     """Each slot-copied field is copied unchanged: changing it changes exactly its own ValParams slot."""
     inputs = from_dict(G.GinzuInputs, random_ginzu_request(3)["inputs"], "inputs")
@@ -145,11 +153,7 @@ def test_sensitivity_grid_none_cells_and_warnings(seed: int, timing: str) -> Non
 @pytest.mark.parametrize("seed", range(30))
 def test_value_per_share_cells_both_timings(seed: int, timing: str) -> None:
     """value_per_share through the row-shared discounting, both timings, every derivable pair."""
-    rng = random.Random(11_000 + seed)
-    base = random_ginzu_request(seed)
-    base["conventions"] = {"timing": timing}
-    row, col = PAIRS[seed % len(PAIRS)]
-    paths = [f"inputs.{row}", f"inputs.{col}"]
+    rng, base, (row, col), paths = _timed_case(11_000, seed, timing)
     fast = A.Evaluator(base, "value_per_share", paths)
     slow = A.Evaluator(base, "value_per_share", paths, cache=False)
     for rv in _values(rng, row, base):
@@ -162,11 +166,7 @@ def test_value_per_share_cells_both_timings(seed: int, timing: str) -> None:
 @pytest.mark.parametrize("seed", range(36))
 def test_whole_grid_equals_cell_by_cell(seed: int, timing: str) -> None:
     """`Evaluator.grid` (shared bounds checks, one derive per axis value) against full re-resolution per cell."""
-    rng = random.Random(13_000 + seed)
-    base = random_ginzu_request(seed)
-    base["conventions"] = {"timing": timing}
-    row, col = PAIRS[seed % len(PAIRS)]
-    paths = [f"inputs.{row}", f"inputs.{col}"]
+    rng, base, (row, col), paths = _timed_case(13_000, seed, timing)
     rows, cols = _values(rng, row, base), _values(rng, col, base)
     cells = A.Evaluator(base, "value_per_share", paths).grid(paths[0], rows, paths[1], cols)
     if {row, col} <= {"stable_growth", "stable_cost_of_capital"}:

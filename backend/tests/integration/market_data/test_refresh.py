@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from water.db.session import new_session
 from water.market_data import gateway, service
-from water.market_data.errors import RateLimited
+from water.market_data.errors import ProviderUnavailable, RateLimited
 from water.market_data.providers.alphavantage import AlphaVantageTransport
 from water.market_data.quota import Plan, RateLimiter
 from water.market_data.repository import MarketDataRepository
@@ -277,8 +277,6 @@ def test_a_failed_call_in_a_concurrent_batch_keeps_the_others(
     fake_alphavantage: FakeAlphaVantage,
     fake_gateway: gateway.Gateway,
 ) -> None:
-    from water.market_data.errors import ProviderUnavailable
-
     org = committed_factory.organization(with_roles=False)
     company_id = _company(committed_client, org, "DCSH")
     _clear_raw_cache()
