@@ -157,10 +157,24 @@ def test_irr_matches_numpy_financial(flows: list[float]) -> None:
     # Stay clear of the documented search range's ends (-99% and 10,000%): a root right at the
     # edge is outside what irr_all promises, and numpy-financial may place it on either side.
     assume(not math.isnan(expected) and -0.98 < expected < 90)
+    # numpy-financial's eigenvalue solver can return a value that is no root at all when the flows
+    # span many orders of magnitude (test_numpy_financial_can_return_a_non_root): only a real root
+    # is an oracle.
+    assume(abs(tv.npv(float(expected), flows)) <= 1e-6 * math.fsum(abs(c) for c in flows))
     assert len(roots) == 1  # one sign change: exactly one IRR above -100%
     if roots[0] != pytest.approx(expected, rel=1e-7, abs=1e-9):
         # numpy-financial solves a companion-matrix eigenproblem and can be looser; then ours must fit better.
         assert abs(tv.npv(roots[0], flows)) <= abs(tv.npv(float(expected), flows))
+
+
+def test_numpy_financial_can_return_a_non_root() -> None:
+    """Found by the property test above: the real IRR is about 271,206 (27 million %), far beyond
+    irr_all's documented upper end (10,000%), so irr_all finds none; numpy-financial answers 69.93,
+    where the NPV is about 3,850, not zero."""
+    flows = [-1.0, 271207.0, 47.5, 135603.0, 2.1196442870528316e-28]
+    assert tv.irr_all(flows) == []
+    assert abs(tv.npv(float(npf.irr(flows)), flows)) > 1_000
+    assert tv.irr_all(flows, upper=1e6) == [pytest.approx(271206.5, rel=1e-3)]
 
 
 @st.composite
