@@ -56,6 +56,13 @@ def _company(client: TestClient, org: Org, symbol: str = "DAQI") -> uuid.UUID:
     return uuid.UUID(response.json()["id"])
 
 
+def _uncached_company(client: TestClient, factory: Factory, symbol: str = "DAQI") -> uuid.UUID:
+    """A company of a new organization, with the raw cache emptied: its next refresh calls the provider."""
+    company_id = _company(client, factory.organization(with_roles=False), symbol)
+    _clear_raw_cache()
+    return company_id
+
+
 def _refresh(company_id: uuid.UUID) -> dict[str, Any]:
     with new_session() as session:
         company = session.get(Company, company_id)
@@ -92,9 +99,7 @@ def _snapshot_count(symbol: str) -> int:
 def test_refresh_stores_each_response_once_and_skips_unchanged_datasets(
     committed_client: TestClient, committed_factory: Factory, fake_alphavantage: FakeAlphaVantage, fake_gateway: Any
 ) -> None:
-    org = committed_factory.organization(with_roles=False)
-    company_id = _company(committed_client, org)
-    _clear_raw_cache()
+    company_id = _uncached_company(committed_client, committed_factory)
     calls_before, snapshots_before = fake_alphavantage.total_requests, _snapshot_count("DAQI")
 
     first = _refresh(company_id)
@@ -199,9 +204,7 @@ def test_a_throttled_refresh_keeps_every_response_it_fetched(
     fake_gateway: gateway.Gateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    org = committed_factory.organization(with_roles=False)
-    company_id = _company(committed_client, org, "DBRK")
-    _clear_raw_cache()
+    company_id = _uncached_company(committed_client, committed_factory, "DBRK")
     # A bucket of four tokens that refills once a day: the fifth miss is throttled at once.
     monkeypatch.setattr(fake_gateway, "max_wait", 0.0)
     monkeypatch.setattr(
@@ -237,9 +240,7 @@ def test_a_refresh_takes_its_misses_tokens_at_once_and_never_more_than_the_bucke
     fake_gateway: gateway.Gateway,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    org = committed_factory.organization(with_roles=False)
-    company_id = _company(committed_client, org, "DCSH")
-    _clear_raw_cache()
+    company_id = _uncached_company(committed_client, committed_factory, "DCSH")
     limiter = RateLimiter(f"test-{uuid.uuid4().hex}", Plan(1 / 86400, 9, daily_budget=-1))
     monkeypatch.setattr(fake_gateway, "max_wait", 0.0)
     monkeypatch.setattr(fake_gateway, "limiter", limiter)
@@ -260,9 +261,7 @@ def test_a_batch_whose_tokens_are_all_there_is_fetched_together(
     fake_gateway: gateway.Gateway,
 ) -> None:
     """Nine calls of 0.3 s each take about three rounds of FETCH_THREADS, not nine in a row."""
-    org = committed_factory.organization(with_roles=False)
-    company_id = _company(committed_client, org, "DAQI")
-    _clear_raw_cache()
+    company_id = _uncached_company(committed_client, committed_factory, "DAQI")
     fake_alphavantage.fail("slow", times=9, delay=0.3)
     started = time.monotonic()
     result = _refresh(company_id)
@@ -277,9 +276,7 @@ def test_a_failed_call_in_a_concurrent_batch_keeps_the_others(
     fake_alphavantage: FakeAlphaVantage,
     fake_gateway: gateway.Gateway,
 ) -> None:
-    org = committed_factory.organization(with_roles=False)
-    company_id = _company(committed_client, org, "DCSH")
-    _clear_raw_cache()
+    company_id = _uncached_company(committed_client, committed_factory, "DCSH")
     fake_alphavantage.fail("http_500", times=1)
     calls = fake_alphavantage.total_requests
     with pytest.raises(ProviderUnavailable):

@@ -497,11 +497,10 @@ class Evaluator:
     def _ginzu(self, overrides: dict[str, float]) -> float:
         values: dict[str, Any] = {}
         for path, value in overrides.items():
-            name = path[7:]
-            lo, lo_open, hi, hi_open = _GINZU_BOUNDS[name]
-            if value < lo or value > hi or (lo_open and value == lo) or (hi_open and value == hi):
-                raise ValidationError(FieldError(path, _bound_message(name, value)))
-            values[name] = value
+            error = self._bound_error(path, value)
+            if error is not None:
+                raise error
+            values[path[7:]] = value
         derived = self._use_cache and values.keys() <= G.DERIVABLE
         try:
             if derived:
