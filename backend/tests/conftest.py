@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from water import cli
 from water.app import create_app
+from water.db import reads as db_reads
 from water.db import session as db_session
 from water.redis_client import get_redis
 
@@ -66,10 +67,15 @@ def connection() -> Iterator[Connection]:
 
 @pytest.fixture
 def db(connection: Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Session]:
-    """Every session the app opens joins the test's transaction (commits become savepoints)."""
+    """Every session the app opens joins the test's transaction (commits become savepoints).
+
+    Hot reads (water.db.reads) run on such a session too, so they see the test's rows; tests with
+    committed data (committed_client) exercise their async pool.
+    """
     factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     monkeypatch.setattr(db_session, "_factory", factory)
     monkeypatch.setattr(db_session, "_side_factory", factory)
+    monkeypatch.setattr(db_reads, "_reads", db_reads.SessionReads())
     session = factory()
     yield session
     session.close()

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import psycopg
 import structlog
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,6 +21,7 @@ from .auth.endpoints import public_router as auth_public_router
 from .auth.endpoints import router as auth_router
 from .companies.endpoints import router as companies_router
 from .config import Settings, get_settings
+from .db.reads import close_reads
 from .db.session import dispose_engine
 from .errors import WaterError, problem
 from .events.endpoints import router as events_router
@@ -142,6 +144,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return errors
 
 
+def _database_unavailable(request: Request) -> JSONResponse:
+    detail = "The connection to the database was lost; retry the request."
+    return _problem_response(
+        request, 503, {"Retry-After": "1"}, code="database_unavailable", title="Database unavailable", detail=detail
+    )
+
+
 def install_exception_handlers(app: FastAPI) -> None:
     """The one exception layer: everything becomes an RFC 9457 problem."""
 
@@ -173,10 +182,14 @@ def install_exception_handlers(app: FastAPI) -> None:
         if not exc.connection_invalidated:
             raise exc  # any other database error stays an unhandled 500
         log.warning("database_connection_lost", error=str(exc.orig)[:200])
-        detail = "The connection to the database was lost; retry the request."
-        return _problem_response(
-            request, 503, {"Retry-After": "1"}, code="database_unavailable", title="Database unavailable", detail=detail
-        )
+        return _database_unavailable(request)
+
+    @app.exception_handler(psycopg.OperationalError)
+    async def read_connection_lost(request: Request, exc: psycopg.OperationalError) -> JSONResponse:
+        # A hot read (water.db.reads) on a connection the server closed; the pool drops that
+        # connection when it is returned in a broken state, so a retry gets a new one.
+        log.warning("database_connection_lost", error=str(exc)[:200])
+        return _database_unavailable(request)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
@@ -210,6 +223,7 @@ def include_api_routers(app: FastAPI) -> None:
 @asynccontextmanager
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
+    await close_reads()
     dispose_engine()
 
 

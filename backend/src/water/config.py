@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     db_pool_size: int = 10
     # Off: a round trip saved on every checkout; a PostgreSQL restart then fails only the requests in flight.
     db_pool_pre_ping: bool = False
+    # Hot single-statement reads on an async autocommit pool in the event loop (water.db.reads).
+    db_async_reads: bool = True
 
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     access_token_minutes: int = 15

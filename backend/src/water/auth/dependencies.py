@@ -20,7 +20,7 @@ from fastapi.security.utils import get_authorization_scheme_param
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from ..db.session import request_session
+from ..db.session import new_session, request_session
 from ..errors import Forbidden, Unauthenticated
 from ..models import ApiKey
 from ..models.user import Role
@@ -40,17 +40,20 @@ VERIFIED_TOKENS_MAX = 10_000
 # request; a token already verified (the same exact string, signature included) only needs its expiry
 # checked again. Used only in the event loop, so no lock.
 _verified_tokens: dict[str, tuple[Principal, float]] = {}
+PRINCIPAL_KEY = "water.principal"
 
 
-def _principal_from_api_key(session: Session, key: str) -> Principal:
-    api_key = ApiKeyRepository(session).get_active_by_hash(sha256(key))
-    if api_key is None:
-        raise Unauthenticated("The API key is not valid or has been revoked.")
-    now = datetime.now(UTC)
-    # Record use at one-minute resolution so scripts do not write on every call.
-    if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-    return Principal(organization_id=api_key.organization_id, role=api_key.role, api_key_id=api_key.id)
+def _principal_from_api_key(key: str) -> Principal:
+    """Look the key up, and record its use, in a short transaction of its own."""
+    with new_session() as session, session.begin():
+        api_key = ApiKeyRepository(session).get_active_by_hash(sha256(key))
+        if api_key is None:
+            raise Unauthenticated("The API key is not valid or has been revoked.")
+        now = datetime.now(UTC)
+        # Record use at one-minute resolution so scripts do not write on every call.
+        if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
+            session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+        return Principal(organization_id=api_key.organization_id, role=api_key.role, api_key_id=api_key.id)
 
 
 def _credential(request: Request) -> str | None:
@@ -62,22 +65,26 @@ def _credential(request: Request) -> str | None:
     return token if scheme.lower() == "bearer" else None
 
 
-async def current_principal(
-    request: Request, session: Annotated[Session, Depends(request_session, scope="function")]
-) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """The caller, from a Bearer access token or an API key; 401 otherwise.
 
     Async on purpose: a Bearer token is verified in the event loop (no I/O, ~40 µs), which saves
-    a thread-pool hop on every request; only the API-key lookup goes to the thread pool.
+    a thread-pool hop on every request; only the API-key lookup goes to the thread pool. It takes
+    no Session, so a handler that reads through `water.db.reads` needs none at all. The caller is
+    found once per request and kept in the request's scope: the routers' dependency and the role
+    check on each handler both ask.
     """
+    principal: Principal | None = request.scope.get(PRINCIPAL_KEY)
+    if principal is not None:
+        return principal
     credential = _credential(request)
     if not credential:
         raise Unauthenticated("Sign in, or send an API key.")
     if credential.startswith(API_KEY_PREFIX):
-        principal = await run_in_threadpool(_principal_from_api_key, session, credential)
+        principal = await run_in_threadpool(_principal_from_api_key, credential)
     else:
         principal = principal_from_access_token(credential)
-    request.state.principal = principal
+    request.scope[PRINCIPAL_KEY] = principal
     return principal
 
 
@@ -103,10 +110,12 @@ def principal_from_access_token(token: str) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
 
 
-def require(permission: Permission) -> Callable[[Principal], Awaitable[Principal]]:
+def require(permission: Permission) -> Callable[[Request], Awaitable[Principal]]:
     """A dependency that lets the call through only when the caller's role has `permission`."""
 
-    async def check(principal: CurrentPrincipal) -> Principal:  # async: no I/O, no thread-pool hop
+    # A flat dependency (the request only): FastAPI resolves each nested dependency level per request.
+    async def check(request: Request) -> Principal:  # async: no I/O, no thread-pool hop
+        principal = await current_principal(request)
         if not principal.can(permission):
             raise Forbidden(f"Your role ({principal.role.value}) may not {permission.value} here.")
         return principal

@@ -1,8 +1,8 @@
 """Companies endpoints.
 
-Async handlers whose database work, commit included, runs in one thread-pool hop
-(`run_in_transaction`): the read schema is built inside that hop, while the rows are still
-loaded, and FastAPI validates the returned schema in the event loop.
+Async handlers. Reading one company is a single statement awaited in the event loop
+(`water.db.reads`); the others run their database work, commit included, in one thread-pool hop
+(`run_in_transaction`), building the read schema inside that hop while the rows are loaded.
 """
 
 from __future__ import annotations
@@ -42,9 +42,9 @@ async def create_company(data: CompanyCreate, principal: Writer, session: DbSess
 
 
 @router.get("/{company_id}", response_model=CompanyRead)
-async def get_company(company_id: uuid.UUID, principal: Reader, session: DbSession) -> CompanyRead:
+async def get_company(company_id: uuid.UUID, principal: Reader) -> CompanyRead:
     """One company."""
-    return await run_in_transaction(session, service.read_company, session, principal, company_id)
+    return await service.read_company(principal, company_id)
 
 
 @router.patch("/{company_id}", response_model=CompanyRead)

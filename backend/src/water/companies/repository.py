@@ -5,11 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import RowMapping, Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from ..db import reads
 from ..kit.pagination import SortSpec, paginate, split_page
 from ..models import Company
+from .schemas import CompanyRead
 
 SORTS: dict[str, SortSpec] = {
     "name": SortSpec(Company.name, lambda c: c.name, str),
@@ -19,14 +21,20 @@ SORTS: dict[str, SortSpec] = {
 
 
 # One live company of one organization, built once: building and hashing a select per call costs more
-# than running it (docs/benchmarks.md, issue 2). The Core variant reads columns without an ORM entity.
+# than running it (docs/benchmarks.md, issue 2). The Core variant reads just the columns CompanyRead
+# shows, without an ORM entity.
 _ONE_LIVE = (
     Company.organization_id == bindparam("organization_id"),
     Company.deleted_at.is_(None),
     Company.id == bindparam("company_id"),
 )
 _GET = select(Company).where(*_ONE_LIVE)
-_READ = select(*Company.__table__.columns).where(*_ONE_LIVE)
+_READ = select(*(Company.__table__.c[name] for name in CompanyRead.model_fields)).where(*_ONE_LIVE)
+
+
+async def read_live(organization_id: uuid.UUID, company_id: uuid.UUID) -> reads.Row | None:
+    """The company's columns in one statement, awaited in the event loop (water.db.reads)."""
+    return await reads.fetch_one(_READ, {"organization_id": organization_id, "company_id": company_id})
 
 
 def _escape_like(text: str) -> str:
@@ -45,13 +53,6 @@ class CompanyRepository:
 
     def get(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> Company | None:
         return self.session.scalar(_GET, {"organization_id": organization_id, "company_id": company_id})
-
-    def read(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> RowMapping | None:
-        """The company's columns, for reads that only serialise them (no entity in the session)."""
-        # On the session's connection (same transaction), skipping the ORM's execution layer.
-        connection = self.session.connection()
-        result = connection.execute(_READ, {"organization_id": organization_id, "company_id": company_id})
-        return result.mappings().first()
 
     def ticker_taken(self, organization_id: uuid.UUID, ticker: str, *, excluding: uuid.UUID | None = None) -> bool:
         query = self._live(organization_id).where(Company.ticker == ticker)

@@ -14,7 +14,7 @@ from ..auth.principal import Principal
 from ..errors import Conflict, NotFound
 from ..kit.schemas import Page
 from ..models import Company
-from .repository import CompanyRepository
+from .repository import CompanyRepository, read_live
 from .schemas import CompanyCreate, CompanyRead, CompanySort, CompanyUpdate
 
 AUDITED = ("name", "ticker", "is_private", "currency", "exchange", "country", "sector", "industry", "identifiers")
@@ -55,8 +55,8 @@ def get_company(session: Session, principal: Principal, company_id: uuid.UUID) -
     return company
 
 
-def read_company(session: Session, principal: Principal, company_id: uuid.UUID) -> CompanyRead:
-    row = CompanyRepository(session).read(principal.organization_id, company_id)
+async def read_company(principal: Principal, company_id: uuid.UUID) -> CompanyRead:
+    row = await read_live(principal.organization_id, company_id)
     if row is None:
         raise NotFound("No such company.")
     return CompanyRead.model_validate(row)

@@ -1,5 +1,5 @@
 """The request path's transaction and threads: commit before the response, rollback on error,
-one thread-pool hop for a hot read, and what a lost database connection costs without pre-ping."""
+no thread-pool hop for a hot read, and what a lost database connection costs without pre-ping."""
 
 from __future__ import annotations
 
@@ -14,16 +14,21 @@ import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, bindparam, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from starlette.types import Message, Receive, Scope, Send
 
 from water.app import create_app
 from water.auth.dependencies import DbSession, principal_from_access_token
+from water.companies import repository as companies_repository
+from water.companies.schemas import CompanyRead
 from water.config import get_settings
+from water.db import reads as db_reads
+from water.db.reads import PoolReads, SessionReads, application_name, compiled_sql
 from water.db.session import after_commit, database_url, make_engine, run_in_transaction
 from water.errors import NotFound, Unauthenticated
+from water.models import Company
 from water.models.user import Role
 
 from ...factories import Factory
@@ -125,19 +130,55 @@ def thread_hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return hops
 
 
-def test_reading_a_company_makes_one_thread_pool_hop(
-    client: TestClient, factory: Factory, thread_hops: list[str]
+def test_reading_a_company_makes_no_thread_pool_hop(
+    committed_client: TestClient, committed_factory: Factory, thread_hops: list[str]
 ) -> None:
-    org = factory.organization(with_roles=False)
-    other = factory.organization(with_roles=False)
-    company = factory.company(org.admin)
+    """The hot read is one statement awaited in the event loop, on the async pool (committed rows)."""
+    org = committed_factory.organization(with_roles=False)
+    other = committed_factory.organization(with_roles=False)
+    company = committed_factory.company(org.admin)
     thread_hops.clear()
-    response = client.get(f"/api/companies/{company['id']}", headers=org.admin.headers)
+    response = committed_client.get(f"/api/companies/{company['id']}", headers=org.admin.headers)
     assert response.status_code == 200
-    assert thread_hops == ["_work_then_commit"]
+    assert response.json() == company
+    assert thread_hops == []
+    assert committed_client.get(f"/api/companies/{company['id']}", headers=other.admin.headers).status_code == 404
+    assert committed_client.delete(f"/api/companies/{company['id']}", headers=org.admin.headers).status_code == 204
     thread_hops.clear()
-    assert client.get(f"/api/companies/{company['id']}", headers=other.admin.headers).status_code == 404
-    assert thread_hops == ["_work_then_commit"]  # the rollback happens in the same hop
+    assert committed_client.get(f"/api/companies/{company['id']}", headers=org.admin.headers).status_code == 404
+    assert thread_hops == []
+
+
+def test_both_read_paths_run_the_same_statement_and_agree(committed_factory: Factory) -> None:
+    org = committed_factory.organization(with_roles=False)
+    company = committed_factory.company(org.admin, identifiers={"cik": "0000320193"})
+    params = {"organization_id": uuid.UUID(org.id), "company_id": uuid.UUID(company["id"])}
+    missing = {**params, "company_id": uuid.uuid4()}
+
+    async def read_both() -> list[Any]:
+        pool = PoolReads(database_url(get_settings()).replace("+psycopg", ""), max_size=2)
+        try:
+            return [
+                await reader.fetch_one(companies_repository._READ, p)
+                for reader in (pool, SessionReads())
+                for p in (params, missing)
+            ]
+        finally:
+            await pool.close()
+
+    from_pool, pool_missing, from_session, session_missing = anyio.run(read_both)
+    assert from_pool == from_session
+    assert from_pool is not None
+    assert from_pool["identifiers"] == {"cik": "0000320193"}
+    assert pool_missing is None
+    assert session_missing is None
+    assert CompanyRead.model_validate(from_pool).model_dump(mode="json") == company
+
+
+def test_hot_reads_name_their_binds() -> None:
+    with pytest.raises(ValueError, match="every value as a named parameter"):
+        compiled_sql(select(Company.id).where(Company.ticker == "AAPL"))
+    assert "%(ticker)s" in compiled_sql(select(Company.id).where(Company.ticker == bindparam("ticker")))
 
 
 def _kill_pooled_connections(engine: Engine, count: int) -> None:
@@ -191,6 +232,29 @@ def test_a_lost_connection_is_a_503_problem_and_the_retry_succeeds() -> None:
         engine.dispose()
 
 
+def test_a_lost_read_connection_is_a_503_problem_and_the_retry_succeeds(
+    committed_client: TestClient, committed_factory: Factory
+) -> None:
+    """A PostgreSQL restart as the async read pool sees it: one request fails, the pool recovers."""
+    org = committed_factory.organization(with_roles=False)
+    company = committed_factory.company(org.admin)
+    url = f"/api/companies/{company['id']}"
+    assert committed_client.get(url, headers=org.admin.headers).status_code == 200  # the pool is open
+    with psycopg.connect(database_url(get_settings()).replace("+psycopg", ""), autocommit=True) as admin:
+        killed = admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+            (application_name(),),
+        ).fetchall()
+    assert killed
+    lost = committed_client.get(url, headers={**org.admin.headers, "X-Request-ID": "lost-read-1"})
+    assert lost.status_code == 503
+    assert lost.headers["retry-after"] == "1"
+    assert lost.json()["code"] == "database_unavailable"
+    assert lost.json()["request_id"] == "lost-read-1"
+    for _ in range(3):
+        assert committed_client.get(url, headers=org.admin.headers).json() == company
+
+
 def test_a_response_without_cors_still_varies_on_origin(client: TestClient) -> None:
     response = client.get("/api/healthz")
     assert response.headers["vary"] == "Origin"
@@ -211,3 +275,14 @@ def test_a_verified_access_token_is_refused_once_it_expires() -> None:
     time.sleep(max(0.0, expires - time.time()) + 0.05)
     with pytest.raises(Unauthenticated):
         principal_from_access_token(token)
+
+
+@pytest.mark.parametrize(("setting", "kind"), [("true", PoolReads), ("false", SessionReads)])
+def test_async_reads_follow_the_setting(monkeypatch: pytest.MonkeyPatch, setting: str, kind: type) -> None:
+    monkeypatch.setenv("WATER_DB_ASYNC_READS", setting)
+    monkeypatch.setattr(db_reads, "_reads", None)
+    get_settings.cache_clear()
+    try:
+        assert isinstance(db_reads.reads(), kind)
+    finally:
+        get_settings.cache_clear()
