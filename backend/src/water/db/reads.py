@@ -92,9 +92,14 @@ class PoolReads:
     async def fetch_one(self, statement: Select[Any], params: Mapping[str, Any]) -> Row | None:
         pool = await self._current_pool()
         try:
-            async with pool.connection() as connection:
+            # getconn/putconn rather than `pool.connection()`: the same, without a generator-based
+            # context manager and its usage statistics on every read.
+            connection = await pool.getconn()
+            try:
                 cursor = await connection.execute(compiled_sql(statement), params)
                 return await cursor.fetchone()  # type: ignore[return-value]  # dict_row rows are dicts
+            finally:
+                await pool.putconn(connection)
         except psycopg.OperationalError:
             # The pool drops this broken connection. A PostgreSQL restart has killed the idle ones too:
             # check them now, so one request fails (a 503 with Retry-After) rather than one per connection.
