@@ -21,7 +21,10 @@ $(VENV)/bin/python:
 
 $(STAMP): $(VENV)/bin/python requirements.lock engine/pyproject.toml backend/pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip uv
-	$(BIN)/uv pip install --python $(BIN)/python --quiet -r requirements.lock -e engine -e backend
+	$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode -r requirements.lock -e engine -e backend
+	@# Bytecode ahead of time: where PYTHONDONTWRITEBYTECODE is set, every process would otherwise
+	@# compile every module it imports (3.2 s instead of 1.1 s to import the API).
+	$(BIN)/python -m compileall -q -j 0 engine/src backend/src backend/migrations > /dev/null
 	@touch $@
 
 install: $(STAMP)
