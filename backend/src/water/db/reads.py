@@ -37,10 +37,11 @@ from ..config import get_settings
 from .session import database_url, new_session
 
 Row = dict[str, Any]
+AnySelect = Select[*tuple[Any, ...]]  # a select of any columns
 
 
 @functools.cache
-def compiled_sql(statement: Select[Any]) -> str:
+def compiled_sql(statement: AnySelect) -> str:
     """The statement as psycopg SQL with %(name)s placeholders (compiled once per statement).
 
     Only the caller's parameters are sent, so every bind must be a named `bindparam` without a value:
@@ -59,7 +60,7 @@ def application_name() -> str:
 
 
 class Reads(Protocol):
-    async def fetch_one(self, statement: Select[Any], params: Mapping[str, Any]) -> Row | None: ...
+    async def fetch_one(self, statement: AnySelect, params: Mapping[str, Any]) -> Row | None: ...
 
     async def close(self) -> None: ...
 
@@ -89,7 +90,7 @@ class PoolReads:
             await pool.open(wait=False)
         return self._pool
 
-    async def fetch_one(self, statement: Select[Any], params: Mapping[str, Any]) -> Row | None:
+    async def fetch_one(self, statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
         pool = await self._current_pool()
         try:
             # getconn/putconn rather than `pool.connection()`: the same, without a generator-based
@@ -112,7 +113,7 @@ class PoolReads:
             await pool.close()
 
 
-def _fetch_in_session(statement: Select[Any], params: Mapping[str, Any]) -> Row | None:
+def _fetch_in_session(statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
     with new_session() as session:
         first = session.execute(statement, params).mappings().first()
         return dict(first) if first is not None else None
@@ -121,7 +122,7 @@ def _fetch_in_session(statement: Select[Any], params: Mapping[str, Any]) -> Row 
 class SessionReads:
     """The same statement on a Session, in the thread pool: it sees the caller's transaction."""
 
-    async def fetch_one(self, statement: Select[Any], params: Mapping[str, Any]) -> Row | None:
+    async def fetch_one(self, statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
         return await anyio.to_thread.run_sync(_fetch_in_session, statement, params)
 
     async def close(self) -> None:
@@ -143,7 +144,7 @@ def reads() -> Reads:
     return _reads
 
 
-async def fetch_one(statement: Select[Any], params: Mapping[str, Any]) -> Row | None:
+async def fetch_one(statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
     """The first row of a single-statement read, as a dict of its columns; None when there is none."""
     return await reads().fetch_one(statement, params)
 

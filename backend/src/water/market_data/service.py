@@ -365,6 +365,11 @@ def _remember(company: Company, dataset: str, raw: RawResponse) -> None:
 _REMEMBERED: dict[tuple[uuid.UUID, str], tuple[str, ...]] = {}
 
 
+def remembered(company_id: uuid.UUID, dataset: str, raw: RawResponse) -> bool:
+    """Whether this process has already pointed the company's dataset at `raw`'s snapshot."""
+    return _REMEMBERED.get((company_id, dataset)) == tuple(_ids(raw))
+
+
 def _ticker(company: Company) -> str:
     if not company.ticker or company.is_private:
         raise InvalidInput("This company has no ticker; market data exists only for listed companies.")

@@ -6,14 +6,17 @@ import io
 import time
 from datetime import date
 
+import anyio.to_thread
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from water.market_data.gateway import default_provider
 from water.market_data.imports import template_csv
 from water.models import FinancialPeriod, MarketDataSnapshot
+from water.redis_client import get_redis_bytes
 
 from ...factories import Factory, Org
 
@@ -63,6 +66,39 @@ def test_quote_is_cached_snapshotted_and_etagged(client: TestClient, factory: Fa
     )
     assert second.status_code == 304
     assert db.scalar(select(func.count()).select_from(MarketDataSnapshot)) == count  # deduplicated, nothing new
+
+
+def test_a_quote_read_again_within_its_ttl_is_served_from_the_cache_in_the_event_loop(
+    client: TestClient, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org = factory.organization(with_roles=False)
+    other = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    url = f"/api/companies/{company['id']}/quote"
+    hops: list[str] = []
+    real = anyio.to_thread.run_sync
+
+    async def counting(func, *args, **kwargs):  # type: ignore[no-untyped-def]
+        hops.append(getattr(func, "__name__", repr(func)))
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
+    first = client.get(url, headers=org.admin.headers)
+    assert first.status_code == 200
+    assert "_work_then_commit" in hops  # fetched (or read from the cache) and recorded on the full path
+    hops.clear()
+    again = client.get(url, headers=org.admin.headers)
+    assert again.json() == first.json()
+    assert again.headers["etag"] == first.headers["etag"]
+    # Only the company's SELECT (on the test's transaction, hence the thread); no transaction, no provider.
+    assert hops == ["_fetch_in_session"]
+    assert client.get(url, headers=other.admin.headers).status_code == 404
+    # Past the TTL (here: the cache entry gone) the full path answers again, from the same snapshot.
+    get_redis_bytes().delete(default_provider().quote_request("DAQI").cache_key())
+    hops.clear()
+    refetched = client.get(url, headers=org.admin.headers)
+    assert "_work_then_commit" in hops
+    assert refetched.json()["snapshot_ids"] == first.json()["snapshot_ids"]
 
 
 def test_prices_interval_and_range(client: TestClient, factory: Factory) -> None:

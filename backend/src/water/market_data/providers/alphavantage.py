@@ -823,8 +823,12 @@ class AlphaVantageProvider:
         raw = self._get("OVERVIEW", symbol=_symbol(symbol))
         return parse_overview(raw), raw
 
+    def quote_request(self, symbol: str) -> ProviderRequest:
+        """What `quote` asks for (its cache key), for reads served from the cache."""
+        return ProviderRequest.of(PROVIDER, "GLOBAL_QUOTE", symbol=_symbol(symbol), **self._csv)
+
     def quote(self, symbol: str) -> tuple[Quote, RawResponse]:
-        raw = self._get("GLOBAL_QUOTE", symbol=_symbol(symbol), **self._csv)
+        raw = self._fetch(self.quote_request(symbol))
         return parse_quote(raw), raw
 
     def daily_prices(self, symbol: str, *, full: bool = False) -> tuple[list[PriceBar], RawResponse]:
