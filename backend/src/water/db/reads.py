@@ -40,9 +40,12 @@ Row = dict[str, Any]
 AnySelect = Select[*tuple[Any, ...]]  # a select of any columns
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def compiled_sql(statement: AnySelect) -> str:
     """The statement as psycopg SQL with %(name)s placeholders (compiled once per statement).
+
+    Statements are cached by identity, so hot reads keep theirs as module-level constants (a select
+    built per call would be compiled per call).
 
     Only the caller's parameters are sent, so every bind must be a named `bindparam` without a value:
     a value written into the statement (`column == 5`) would have no parameter to fill it.
@@ -60,7 +63,7 @@ def application_name() -> str:
 
 
 class Reads(Protocol):
-    async def fetch_one(self, statement: AnySelect, params: Mapping[str, Any]) -> Row | None: ...
+    async def fetch_all(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]: ...
 
     async def close(self) -> None: ...
 
@@ -90,7 +93,7 @@ class PoolReads:
             await pool.open(wait=False)
         return self._pool
 
-    async def fetch_one(self, statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
+    async def fetch_all(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
         pool = await self._current_pool()
         try:
             # getconn/putconn rather than `pool.connection()`: the same, without a generator-based
@@ -98,7 +101,7 @@ class PoolReads:
             connection = await pool.getconn()
             try:
                 cursor = await connection.execute(compiled_sql(statement), params)
-                return await cursor.fetchone()  # type: ignore[return-value]  # dict_row rows are dicts
+                return await cursor.fetchall()  # type: ignore[return-value]  # dict_row rows are dicts
             finally:
                 await pool.putconn(connection)
         except psycopg.OperationalError:
@@ -113,16 +116,15 @@ class PoolReads:
             await pool.close()
 
 
-def _fetch_in_session(statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
+def _fetch_in_session(statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
     with new_session() as session:
-        first = session.execute(statement, params).mappings().first()
-        return dict(first) if first is not None else None
+        return [dict(row) for row in session.execute(statement, params).mappings()]
 
 
 class SessionReads:
     """The same statement on a Session, in the thread pool: it sees the caller's transaction."""
 
-    async def fetch_one(self, statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
+    async def fetch_all(self, statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
         return await anyio.to_thread.run_sync(_fetch_in_session, statement, params)
 
     async def close(self) -> None:
@@ -144,9 +146,15 @@ def reads() -> Reads:
     return _reads
 
 
+async def fetch_all(statement: AnySelect, params: Mapping[str, Any]) -> list[Row]:
+    """The rows of a single-statement read, each a dict of its columns."""
+    return await reads().fetch_all(statement, params)
+
+
 async def fetch_one(statement: AnySelect, params: Mapping[str, Any]) -> Row | None:
-    """The first row of a single-statement read, as a dict of its columns; None when there is none."""
-    return await reads().fetch_one(statement, params)
+    """The first row of a single-statement read (one expected: by key); None when there is none."""
+    rows = await reads().fetch_all(statement, params)
+    return rows[0] if rows else None
 
 
 async def close_reads() -> None:

@@ -18,18 +18,19 @@ from ..auth.principal import Principal
 from ..companies import repository as companies_repository
 from ..companies import service as companies
 from ..companies.schemas import CompanyRead
+from ..db import reads
 from ..db.session import run_in_transaction
 from ..errors import InvalidInput, NotFound, PayloadTooLarge
 from ..jobs import service as jobs
 from ..jobs.schemas import JobRead
 from ..kit.etag import etag_json
 from . import cache, service
+from . import repository as market_repository
 from .gateway import cache_lookups, default_gateway, default_provider
 from .providers.alphavantage import parse_quote
 from .providers.base import Quote
 from .schemas import (
     CompanyFromSymbol,
-    FinancialPeriodRead,
     FinancialsRead,
     PriceBarRead,
     PricesRead,
@@ -73,9 +74,7 @@ async def _cached_quote(principal: Principal, company_id: uuid.UUID, request: Re
     no thread-pool hop. Anything else takes the full path: a cache miss (fetch through the limiter), a
     response this process has not yet pointed the company's quote at (a write), a private company.
     """
-    company = await companies_repository.read_market_subject(principal.organization_id, company_id)
-    if company is None:
-        raise NotFound("No such company.")
+    company = await _market_subject(principal, company_id)
     if not company["ticker"]:
         return None
     raw = await cache.get_async(default_provider().quote_request(company["ticker"]))
@@ -141,28 +140,33 @@ def _prices(
 
 @router.get("/companies/{company_id}/financials", response_model=FinancialsRead)
 async def get_financials(
-    company_id: uuid.UUID,
-    principal: Reader,
-    session: DbSession,
-    request: Request,
-    period_type: PeriodType | None = None,
+    company_id: uuid.UUID, principal: Reader, request: Request, period_type: PeriodType | None = None
 ) -> Response:
-    """Normalized statements (annual, quarterly, trailing twelve months); every figure names its source."""
-    return await run_in_transaction(session, _financials, session, principal, company_id, request, period_type)
+    """Normalized statements (annual, quarterly, trailing twelve months); every figure names its source.
 
-
-def _financials(
-    session: Session, principal: Principal, company_id: uuid.UUID, request: Request, period_type: PeriodType | None
-) -> Response:
-    company = companies.get_company(session, principal, company_id)
-    periods = [FinancialPeriodRead.model_validate(p) for p in service.financials(session, company, period_type)]
-    payload = FinancialsRead(
-        company_id=company.id,
-        statement_currency=periods[0].currency if periods else None,
-        price_currency=company.price_currency or company.currency,
-        periods=periods,
+    Two single-statement reads awaited in the event loop (the company, then its periods), no
+    transaction: each period row is written whole by one refresh or import, and the response
+    carries the snapshot of every figure.
+    """
+    company = await _market_subject(principal, company_id)
+    rows = await market_repository.read_periods(company_id, period_type)
+    payload = FinancialsRead.model_validate(
+        {
+            "company_id": company_id,
+            "statement_currency": rows[0]["currency"] if rows else None,
+            "price_currency": company["price_currency"] or company["currency"],
+            "periods": rows,
+        }
     )
     return etag_json(request, payload)
+
+
+async def _market_subject(principal: Principal, company_id: uuid.UUID) -> reads.Row:
+    """The company's id, ticker and currencies, read in the event loop; 404 unless it is the caller's."""
+    company = await companies_repository.read_market_subject(principal.organization_id, company_id)
+    if company is None:
+        raise NotFound("No such company.")
+    return company
 
 
 @router.get("/companies/{company_id}/market-inputs")

@@ -7,11 +7,29 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from ..db import reads
 from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapshot, StatementImport
+
+# A company's periods as FinancialPeriodRead shows them, newest first within each type; built once.
+_PERIOD_COLUMNS = (
+    FinancialPeriod.period_type, FinancialPeriod.fiscal_date_ending, FinancialPeriod.currency,
+    FinancialPeriod.source_kind, FinancialPeriod.statement_import_id, FinancialPeriod.figures,
+)  # fmt: skip
+_PERIOD_ORDER = (FinancialPeriod.period_type, FinancialPeriod.fiscal_date_ending.desc())
+_PERIODS = select(*_PERIOD_COLUMNS).where(FinancialPeriod.company_id == bindparam("company_id"))
+_PERIODS_OF_TYPE = _PERIODS.where(FinancialPeriod.period_type == bindparam("period_type")).order_by(*_PERIOD_ORDER)
+_PERIODS = _PERIODS.order_by(*_PERIOD_ORDER)
+
+
+async def read_periods(company_id: uuid.UUID, period_type: str | None) -> list[reads.Row]:
+    """The company's normalized periods (all, or of one type), in one statement awaited in the event loop."""
+    if period_type is None:
+        return await reads.fetch_all(_PERIODS, {"company_id": company_id})
+    return await reads.fetch_all(_PERIODS_OF_TYPE, {"company_id": company_id, "period_type": period_type})
 
 
 class MarketDataRepository:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import time
+import uuid
 from datetime import date
 
 import anyio.to_thread
@@ -15,6 +16,8 @@ from sqlalchemy.orm import Session
 
 from water.market_data.gateway import default_provider
 from water.market_data.imports import template_csv
+from water.market_data.repository import MarketDataRepository
+from water.market_data.schemas import FinancialPeriodRead
 from water.models import FinancialPeriod, MarketDataSnapshot
 from water.redis_client import get_redis_bytes
 
@@ -142,6 +145,9 @@ def test_financials_normalized_with_provenance(client: TestClient, factory: Fact
     company = _demo_company(client, org)
     _refresh(client, org, company["id"])
     body = client.get(f"/api/companies/{company['id']}/financials", headers=org.admin.headers).json()
+    # The endpoint's single-statement read gives what the ORM loads, in the same order.
+    stored = MarketDataRepository(db).periods(uuid.UUID(company["id"]))
+    assert body["periods"] == [FinancialPeriodRead.model_validate(p).model_dump(mode="json") for p in stored]
     kinds = {p["period_type"] for p in body["periods"]}
     assert kinds == {"annual", "quarterly", "ttm"}
     ttm = next(p for p in body["periods"] if p["period_type"] == "ttm")

@@ -152,27 +152,34 @@ def test_reading_a_company_makes_no_thread_pool_hop(
 def test_both_read_paths_run_the_same_statement_and_agree(committed_factory: Factory) -> None:
     org = committed_factory.organization(with_roles=False)
     company = committed_factory.company(org.admin, identifiers={"cik": "0000320193"})
+    committed_factory.company(org.admin)
     params = {"organization_id": uuid.UUID(org.id), "company_id": uuid.UUID(company["id"])}
     missing = {**params, "company_id": uuid.uuid4()}
+    every = (
+        select(*companies_repository._READ.selected_columns)
+        .where(Company.organization_id == bindparam("organization_id"))
+        .order_by(Company.name)
+    )
 
     async def read_both() -> list[Any]:
         pool = PoolReads(database_url(get_settings()).replace("+psycopg", ""), max_size=2)
         try:
             return [
-                await reader.fetch_one(companies_repository._READ, p)
+                await reader.fetch_all(statement, p)
                 for reader in (pool, SessionReads())
-                for p in (params, missing)
-            ]
+                for statement, p in ((companies_repository._READ, params), (companies_repository._READ, missing),
+                                     (every, params))
+            ]  # fmt: skip
         finally:
             await pool.close()
 
-    from_pool, pool_missing, from_session, session_missing = anyio.run(read_both)
-    assert from_pool == from_session
-    assert from_pool is not None
-    assert from_pool["identifiers"] == {"cik": "0000320193"}
-    assert pool_missing is None
-    assert session_missing is None
-    assert CompanyRead.model_validate(from_pool).model_dump(mode="json") == company
+    one, none, both, *from_session = anyio.run(read_both)
+    assert [one, none, both] == from_session
+    assert len(one) == 1
+    assert one[0]["identifiers"] == {"cik": "0000320193"}
+    assert none == []
+    assert len(both) == 2
+    assert CompanyRead.model_validate(one[0]).model_dump(mode="json") == company
 
 
 def test_hot_reads_name_their_binds() -> None:
