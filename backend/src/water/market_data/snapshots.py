@@ -5,9 +5,9 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -22,6 +22,16 @@ def content_hash(response: RawResponse) -> str:
     digest.update(f"{response.request.provider}|{response.request.function}|{response.request.params}|".encode())
     digest.update(response.body)
     return digest.hexdigest()
+
+
+# One statement object for every batch: executed with a list of rows, SQLAlchemy sends it as one
+# multi-row INSERT ("insertmanyvalues") from a compiled form it caches, where a `.values([...])` built
+# per batch was compiled again each time (8% of a refresh's CPU). Core, not ORM: no bulk-ORM layer.
+_INSERT_NEW = (
+    insert(cast(Table, MarketDataSnapshot.__table__))
+    .on_conflict_do_nothing(index_elements=["content_hash"])
+    .returning(MarketDataSnapshot.content_hash, MarketDataSnapshot.id)
+)
 
 
 def store(response: RawResponse) -> str:
@@ -48,12 +58,7 @@ def store_many(responses: Sequence[RawResponse]) -> list[str]:
     with side_session() as session:
         ids = _ids_of(session, list(by_digest))
         if new := [d for d in by_digest if d not in ids]:
-            inserted = session.execute(
-                insert(MarketDataSnapshot)
-                .values([_row(d, by_digest[d]) for d in new])
-                .on_conflict_do_nothing(index_elements=["content_hash"])
-                .returning(MarketDataSnapshot.content_hash, MarketDataSnapshot.id)
-            )
+            inserted = session.execute(_INSERT_NEW, [_row(d, by_digest[d]) for d in new])
             ids.update(inserted.all())
             if raced := [d for d in new if d not in ids]:
                 ids.update(_ids_of(session, raced))
