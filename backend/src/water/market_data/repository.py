@@ -15,6 +15,12 @@ from ..db import reads
 from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapshot, StatementImport
 
 _INSERT_PERIODS = insert(cast(Table, FinancialPeriod.__table__))
+_NEW_DATASET = insert(cast(Table, CompanyDataset.__table__))
+# Executed with a list of rows (executemany): one compiled statement for any number of datasets.
+_UPSERT_DATASETS = _NEW_DATASET.on_conflict_do_update(
+    index_elements=["company_id", "dataset"],
+    set_={"snapshot_ids": _NEW_DATASET.excluded.snapshot_ids, "fetched_at": _NEW_DATASET.excluded.fetched_at},
+)
 
 # A company's periods as FinancialPeriodRead shows them, newest first within each type; built once.
 _PERIOD_COLUMNS = (
@@ -88,15 +94,8 @@ class MarketDataRepository:
                         "fetched_at": fetched_at,
                     }
                 )
-        if not rows:
-            return
-        statement = insert(CompanyDataset).values(rows)
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["company_id", "dataset"],
-                set_={"snapshot_ids": statement.excluded.snapshot_ids, "fetched_at": statement.excluded.fetched_at},
-            )
-        )
+        if rows:
+            self.session.execute(_UPSERT_DATASETS, rows)
 
     def period_sources(self, company_id: uuid.UUID) -> set[str]:
         """The source kinds of the company's stored periods ("provider", "import")."""
