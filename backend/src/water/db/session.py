@@ -168,3 +168,17 @@ async def run_in_transaction(session: Session, work: Callable[..., T], *args: An
     returned; it must not need the database after the commit (rows are not expired on commit).
     """
     return await anyio.to_thread.run_sync(_work_then_commit, session, partial(work, *args))
+
+
+async def run_in_new_session(work: Callable[..., T], *args: Any) -> T:
+    """`run_in_transaction` on a session of its own, passed to `work` as its first argument.
+
+    For handlers that need the database only on some paths (a read served from a cache otherwise):
+    they skip the per-request session dependency. The session is closed after the hop, which has
+    already committed or rolled back, so closing does no I/O.
+    """
+    session = new_session()
+    try:
+        return await run_in_transaction(session, work, session, *args)
+    finally:
+        session.close()

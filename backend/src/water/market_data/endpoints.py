@@ -19,7 +19,7 @@ from ..companies import repository as companies_repository
 from ..companies import service as companies
 from ..companies.schemas import CompanyRead
 from ..db import reads
-from ..db.session import run_in_transaction
+from ..db.session import run_in_new_session, run_in_transaction
 from ..errors import InvalidInput, NotFound, PayloadTooLarge
 from ..jobs import service as jobs
 from ..jobs.schemas import JobRead
@@ -59,12 +59,12 @@ def create_company_from_symbol(data: CompanyFromSymbol, principal: Writer, sessi
 
 
 @router.get("/companies/{company_id}/quote", response_model=QuoteRead)
-async def get_quote(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
+async def get_quote(company_id: uuid.UUID, principal: Reader, request: Request) -> Response:
     """The latest price (cached for minutes; the last stored one, marked stale, if the provider is unavailable)."""
     cached = await _cached_quote(principal, company_id, request)
     if cached is not None:
         return cached
-    return await run_in_transaction(session, _quote, session, principal, company_id, request)
+    return await run_in_new_session(_quote, principal, company_id, request)
 
 
 async def _cached_quote(principal: Principal, company_id: uuid.UUID, request: Request) -> Response | None:
