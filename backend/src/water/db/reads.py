@@ -27,8 +27,10 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 import anyio.to_thread
+import orjson
 import psycopg
 from psycopg.rows import dict_row
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool
 from sqlalchemy import Select
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
@@ -68,6 +70,12 @@ class Reads(Protocol):
     async def close(self) -> None: ...
 
 
+async def _configure(connection: psycopg.AsyncConnection[Any]) -> None:
+    # json/jsonb columns parsed by orjson: about 3x faster than json.loads on statement figures (the
+    # financials read parses ~100 kB of them). PostgreSQL only ever sends valid JSON, which both accept.
+    set_json_loads(orjson.loads, connection)
+
+
 class PoolReads:
     """Autocommit connections from an async pool bound to the running event loop."""
 
@@ -86,6 +94,7 @@ class PoolReads:
                 min_size=1,
                 max_size=self.max_size,
                 kwargs={"autocommit": True, "row_factory": dict_row, "application_name": application_name()},
+                configure=_configure,
                 open=False,
                 name="water-reads",
             )
