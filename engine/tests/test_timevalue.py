@@ -17,7 +17,7 @@ import numpy_financial as npf
 import pytest
 import pyxirr
 import QuantLib as ql
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 import water_engine
@@ -233,6 +233,7 @@ def test_periodic_discount_factors_match_quantlib_compounding(rate: float, n: in
 
 
 @given(st.floats(-0.5, 0.5), st.integers(1, 400), st.floats(-1e5, 1e5), st.floats(-1e5, 1e5), st.booleans())
+@example(rate=1.492400656604773e-08, n=49, pmt=0.0, other=2.0, due=False)  # found by a local run
 def test_annuity_matches_numpy_financial(rate: float, n: int, pmt: float, other: float, due: bool) -> None:
     when = "begin" if due else "end"
     assume(abs(rate) > 1e-9)
@@ -247,7 +248,9 @@ def test_annuity_matches_numpy_financial(rate: float, n: int, pmt: float, other:
     assert tv.annuity_fv(rate, n, pmt, other, due) == pytest.approx(fv, rel=rel, abs=1e-11 * scale)
     assume(abs(other) > 1.0)
     expected = float(npf.pmt(rate, n, other, 0.0, when))
-    assert tv.annuity_payment(rate, n, other, 0.0, due) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    # The payment divides by the same ((1+r)^n - 1), so it carries the same cancellation near r = 0:
+    # for r = 1.49e-8, n = 49 both Water and numpy-financial are ~7e-9 off the exact rational value.
+    assert tv.annuity_payment(rate, n, other, 0.0, due) == pytest.approx(expected, rel=max(1e-9, rel), abs=1e-12)
 
 
 # --- properties ---------------------------------------------------------------------------
