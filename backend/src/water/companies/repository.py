@@ -30,8 +30,6 @@ _ONE_LIVE = (
 )
 _GET = select(Company).where(*_ONE_LIVE)
 _READ = select(*(Company.__table__.c[name] for name in CompanyRead.model_fields)).where(*_ONE_LIVE)
-
-
 _MARKET_SUBJECT = select(Company.id, Company.ticker, Company.currency, Company.price_currency).where(*_ONE_LIVE)
 
 

@@ -67,9 +67,10 @@ class Gateway:
         The cache is read in one round trip. Each miss is claimed in Redis first (single flight):
         a key another process is already fetching is waited for (its cache entry, up to
         `FLIGHT_WAIT_SECONDS`) instead of fetched twice. When the limiter has a token for every
-        miss at once, the misses are fetched together (`_call_together`), else one by one. The new responses are stored as snapshots
-        in one transaction and cached in one round trip, also when a later call fails (throttled,
-        past `deadline` on the monotonic clock, provider down), so a retry re-uses every call made.
+        miss at once, the misses are fetched together (`_call_together`), else one by one. The new
+        responses are stored as snapshots in one transaction and cached in one round trip, also
+        when a later call fails (throttled, past `deadline` on the monotonic clock, provider down),
+        so a retry re-uses every call made.
         """
         results: list[RawResponse | None] = list(cache.get_many(requests))
         misses = [i for i, cached in enumerate(results) if cached is None or cached.snapshot_id is None]

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from ..db import reads
 from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapshot, StatementImport
+from .schemas import FinancialPeriodRead
 
 _INSERT_PERIODS = insert(cast(Table, FinancialPeriod.__table__))
 _NEW_DATASET = insert(cast(Table, CompanyDataset.__table__))
@@ -22,15 +23,12 @@ _UPSERT_DATASETS = _NEW_DATASET.on_conflict_do_update(
     set_={"snapshot_ids": _NEW_DATASET.excluded.snapshot_ids, "fetched_at": _NEW_DATASET.excluded.fetched_at},
 )
 
-# A company's periods as FinancialPeriodRead shows them, newest first within each type; built once.
-_PERIOD_COLUMNS = (
-    FinancialPeriod.period_type, FinancialPeriod.fiscal_date_ending, FinancialPeriod.currency,
-    FinancialPeriod.source_kind, FinancialPeriod.statement_import_id, FinancialPeriod.figures,
-)  # fmt: skip
+# A company's periods with the columns FinancialPeriodRead shows, newest first within each type; built once.
+_PERIOD_COLUMNS = [FinancialPeriod.__table__.c[name] for name in FinancialPeriodRead.model_fields]
 _PERIOD_ORDER = (FinancialPeriod.period_type, FinancialPeriod.fiscal_date_ending.desc())
-_PERIODS = select(*_PERIOD_COLUMNS).where(FinancialPeriod.company_id == bindparam("company_id"))
-_PERIODS_OF_TYPE = _PERIODS.where(FinancialPeriod.period_type == bindparam("period_type")).order_by(*_PERIOD_ORDER)
-_PERIODS = _PERIODS.order_by(*_PERIOD_ORDER)
+_OF_COMPANY = select(*_PERIOD_COLUMNS).where(FinancialPeriod.company_id == bindparam("company_id"))
+_PERIODS = _OF_COMPANY.order_by(*_PERIOD_ORDER)
+_PERIODS_OF_TYPE = _OF_COMPANY.where(FinancialPeriod.period_type == bindparam("period_type")).order_by(*_PERIOD_ORDER)
 
 
 async def read_periods(company_id: uuid.UUID, period_type: str | None) -> list[reads.Row]:
