@@ -109,6 +109,11 @@ def test_non_finite_rejected(bad: float) -> None:
         water_engine.run({"model": "npv", "inputs": {"rate": 0.1, "flows": [1.0, bad]}})
 
 
+def test_integer_beyond_the_float_range_rejected() -> None:
+    # JSON numbers may have any number of digits; Python parses such a literal to an int.
+    assert _errors({"name": "x", "amount": 10**400}) == ["amount: must be a finite number"]
+
+
 def test_paths_in_errors() -> None:
     errors = _errors(
         {"name": 3, "amount": "1", "legs": [{"rate": 0.5}, {"rate": 1.5, "when": ["d", "x"]}], "count": 1.5}
@@ -153,3 +158,35 @@ def test_schema_shapes() -> None:
     when = leg["properties"]["when"]["anyOf"][0]
     assert when["prefixItems"] == [{"type": "string"}, {"type": "number"}]
     assert when["minItems"] == when["maxItems"] == 2
+
+
+@dataclass(frozen=True)
+class Bounded:
+    """One field per kind of bound the compiled plan turns into a closed interval."""
+
+    open_low: float = field(default=0.5, metadata={"gt": 0})
+    closed_both: float = field(default=0.5, metadata={"ge": 0, "le": 1})
+    open_high: float | None = field(default=None, metadata={"lt": 1.5})
+    unbounded: float = 0.0
+    count: int = field(default=1, metadata={"ge": 1, "lt": 10})
+
+
+_EDGES = [0, 1, 10, 1.5, 0.0, 1.0, -0.0, 5e-324, -5e-324, 1.4999999999999998, 1e308, -1e308, 2**1100]
+_EDGES += [math.nan, math.inf, -math.inf, None, True, "1", 9, 10.0]
+
+
+@given(st.dictionaries(st.sampled_from(["open_low", "closed_both", "open_high", "unbounded", "count"]),
+                       st.one_of(st.sampled_from(_EDGES), st.floats(), st.integers())))  # fmt: skip
+def test_compiled_plan_agrees_with_the_general_converter(data: dict[str, Any]) -> None:
+    """The fast plan either gives up or returns exactly what `_convert` returns without errors;
+    whenever `_convert` finds an error, the fast plan gives up (so the error is reported)."""
+    from water_engine.boundary import _BAIL, _convert, _fast
+
+    errors: list[Any] = []
+    expected = _convert(Bounded, data, "", errors)
+    fast = _fast(Bounded)(data)
+    if errors:
+        assert fast is _BAIL
+    elif fast is not _BAIL:
+        assert fast == expected
+        assert [type(v) for v in vars(fast).values()] == [type(v) for v in vars(expected).values()]

@@ -140,10 +140,14 @@ def _convert_scalar(tp: Any, data: Any, path: str, errors: list[FieldError]) -> 
         if isinstance(data, bool) or not isinstance(data, (int, float)):
             errors.append(FieldError(path, "must be a number"))
             return None
-        if not math.isfinite(data):
+        try:
+            number = float(data)
+        except OverflowError:  # an integer beyond the float range (JSON allows any number of digits)
+            number = math.inf
+        if not math.isfinite(number):
             errors.append(FieldError(path, "must be a finite number"))
             return None
-        return float(data)
+        return number
     if tp is int:
         if isinstance(data, bool) or not isinstance(data, int):
             if isinstance(data, float) and data.is_integer():
@@ -381,18 +385,26 @@ def _fast_mapping(value: FastConvert) -> FastConvert:
     return convert
 
 
-_UNBOUNDED = (False, -math.inf, False, math.inf, False)
+_LARGEST = 1.7976931348623157e308  # the largest finite float
 
 
-def _interval(meta: Any) -> tuple[bool, float, bool, float, bool] | None:
-    """(bounded, low, low open, high, high open) from ge/gt/le/lt; None if two bounds share a side."""
-    lows = [(meta[k], k == "gt") for k in ("ge", "gt") if k in meta]
-    highs = [(meta[k], k == "lt") for k in ("le", "lt") if k in meta]
+def _closed_interval(meta: Any) -> tuple[float, float] | None:
+    """[low, high] with `low <= x <= high` exactly when x is finite and within ge/gt/le/lt.
+
+    An open bound becomes the next float inward (x > 0 is x >= 5e-324 for floats and ints alike),
+    and a missing side becomes the largest finite float, so one chained comparison also refuses
+    NaN (which fails every comparison) and both infinities. None if two bounds share a side.
+    """
+    lows = [k for k in ("ge", "gt") if k in meta]
+    highs = [k for k in ("le", "lt") if k in meta]
     if len(lows) > 1 or len(highs) > 1:
         return None
-    low, low_open = lows[0] if lows else (-math.inf, False)
-    high, high_open = highs[0] if highs else (math.inf, False)
-    return (bool(lows or highs), low, low_open, high, high_open)
+    low, high = -_LARGEST, _LARGEST
+    if lows:
+        low = meta[lows[0]] if lows[0] == "ge" else math.nextafter(meta[lows[0]], math.inf)
+    if highs:
+        high = meta[highs[0]] if highs[0] == "le" else math.nextafter(meta[highs[0]], -math.inf)
+    return low, high
 
 
 def _can_skip_init(cls: Any) -> bool:
@@ -433,13 +445,13 @@ class _DataclassPlan:
         )
         self.skip_init = _can_skip_init(cls)
         self.usable = "validate" not in self.names
-        # name -> (plain float, converter, bounded, low, low open, high, high open)
-        self.fields: dict[str, tuple[Any, ...]] = {}
+        # name -> (plain float, converter, low, high)
+        self.fields: dict[str, tuple[bool, FastConvert, float, float]] = {}
         for f, info in zip(fields, infos, strict=True):
-            interval = _interval(f.metadata)
+            interval = _closed_interval(f.metadata)
             if interval is None:
                 self.usable = False
-                interval = _UNBOUNDED
+                interval = (-_LARGEST, _LARGEST)
             plain_float = info.hint is float or info.hint == (float | None)
             self.fields[f.name] = (plain_float, _fast(info.hint), *interval)
         self.ready = True
@@ -453,20 +465,13 @@ class _DataclassPlan:
         values = self.template.copy()
         plan = self.fields
         for name, raw in data.items():
-            plain_float, convert, bounded, low, low_open, high, high_open = plan[name]
-            if plain_float and type(raw) is float and raw - raw == 0.0:
-                value = raw
-            else:
-                value = convert(raw)
-                if value is _BAIL:
-                    return _BAIL
-            if (
-                bounded
-                and isinstance(value, (int, float))
-                and not isinstance(value, bool)
-                and not (low <= value <= high and not (low_open and value == low) and not (high_open and value == high))
-            ):
-                return _BAIL
+            plain_float, convert, low, high = plan[name]
+            if plain_float and type(raw) is float and low <= raw <= high:
+                values[name] = raw  # the common case: a finite float within its bounds
+                continue
+            value = convert(raw)
+            if value is _BAIL or ((type(value) is float or type(value) is int) and not low <= value <= high):
+                return _BAIL  # an int beyond the float range is left to `_convert` too
             values[name] = value
         for name, factory in self.factories:
             if name not in data:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from typing import Any
 
 from ._version import __version__
@@ -24,7 +24,7 @@ class Table:
     """A schedule given column by column: row i is {keys[0]: columns[0][i], keys[1]: columns[1][i], ...}.
 
     Every column has one entry per row, each a JSON scalar (float, int, str, bool or None).
-    `run` checks a column of numbers in one pass of C code (`sum`) and builds the rows itself,
+    `run` checks the columns of numbers in one pass of C code (`sum`) and builds the rows itself,
     which is faster than checking the same values row by row in Python.
     """
 
@@ -34,6 +34,9 @@ class Table:
     # generic builder. A model with a fixed schedule can spell its row as a dict display, which
     # CPython builds about twice as fast as dict(zip(keys, values)).
     build_rows: Callable[[tuple[Sequence[Any], ...]], list[dict[str, Any]]] | None = None
+    # Keys of the columns that hold text (str or None): checked by type, so that the one `sum`
+    # over every other column is not refused.
+    text_columns: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -91,10 +94,10 @@ def _parse_request(request: Any) -> tuple[ModelSpec, Any, Any]:
         unknown = sorted(set(request) - _REQUEST_FIELDS)
         raise ValidationError([FieldError(k, "unknown field") for k in unknown])
     name = request.get("model")
-    if not isinstance(name, str) or name not in MODELS:
+    spec = MODELS.get(name) if type(name) is str else None
+    if spec is None:
         known = ", ".join(sorted(MODELS))
         raise UnknownModelError(FieldError("model", f"unknown model {name!r}; known models: {known}"))
-    spec = MODELS[name]
     errors: list[FieldError] = []
     inputs = conventions = None
     try:
@@ -102,12 +105,28 @@ def _parse_request(request: Any) -> tuple[ModelSpec, Any, Any]:
     except ValidationError as exc:
         errors.extend(exc.errors)
     try:
-        conventions = from_dict(spec.conventions, request.get("conventions") or {}, "conventions")
+        given = request.get("conventions")
+        conventions = from_dict(spec.conventions, given, "conventions") if given else _default_conventions(spec)
     except ValidationError as exc:
         errors.extend(exc.errors)
     if errors:
         raise ValidationError(errors)
     return spec, inputs, conventions
+
+
+_DEFAULT_CONVENTIONS: dict[str, Any] = {}
+
+
+def _default_conventions(spec: ModelSpec) -> Any:
+    """The model's conventions when the request gives none (most requests): parsed from `{}` once
+    and shared, which is safe because conventions classes are frozen (checked here)."""
+    conventions = _DEFAULT_CONVENTIONS.get(spec.name)
+    if conventions is None:
+        conventions = from_dict(spec.conventions, {}, "conventions")
+        params = getattr(spec.conventions, "__dataclass_params__", None)
+        if params is not None and params.frozen:
+            _DEFAULT_CONVENTIONS[spec.name] = conventions
+    return conventions
 
 
 def _json_ready(value: Any) -> bool:
@@ -142,24 +161,50 @@ def _json_ready(value: Any) -> bool:
     return False
 
 
+_SCALAR_TYPES = frozenset({float, int, bool, type(None)})
+_STR = frozenset({str})
+
+
+def _flat_json_ready(value: dict[str, Any]) -> bool:
+    """`_json_ready` for the common shape of outputs, a flat dict of numbers, in a few C calls.
+
+    False means "not shown here" (nested values, text, or a total that is not finite): the caller
+    then runs `_json_ready`, which decides.
+    """
+    values = value.values()
+    if not (_SCALAR_TYPES.issuperset(map(type, values)) and _STR.issuperset(map(type, value))):
+        return False
+    total = sum(filter(None, values), 0.0)
+    return total - total == 0.0
+
+
 def _table_rows(table: Table) -> tuple[list[dict[str, Any]], bool]:
     """(the table's rows, True when every value is a JSON scalar and every float is finite)."""
     keys, columns = table.keys, table.columns
-    n = len(columns[0]) if columns else 0
-    if len(keys) != len(columns) or any(len(column) != n for column in columns):
+    if len(keys) != len(columns) or len(set(map(len, columns))) > 1:
         raise EngineError(f"a schedule table needs {len(keys)} columns of equal length")
-    ready = True
-    for column in columns:
-        try:
-            total = sum(filter(None, column), 0.0)  # None and zeros left out; NaN and inf stay
-        except TypeError:  # strings in the column
-            ready = ready and _json_ready(list(column))
-            continue
-        if total - total != 0.0:  # NaN or infinite, or an overflowing sum: checked value by value
-            ready = ready and _json_ready(list(column))
+    text = table.text_columns
+    numeric = [column for key, column in zip(keys, columns, strict=True) if key not in text] if text else columns
+    ready = _numbers_finite(numeric) and all(_json_ready(list(columns[keys.index(key)])) for key in text)
     if table.build_rows is not None:
         return table.build_rows(columns), ready
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))), ready
+
+
+def _numbers_finite(columns: Sequence[Sequence[Any]]) -> bool:
+    """True when every value of these columns is a JSON number, bool or None, and every float is finite.
+
+    One `sum` over all of them runs in C: None and zeros are left out, NaN and infinity carry
+    through to the total. A column that `sum` refuses (text, containers) or a total that is not
+    finite (a bad value, or finite values that overflow together) is checked value by value.
+    """
+    try:
+        total = sum(filter(None, chain.from_iterable(columns)), 0.0)
+    except TypeError:
+        total = math.nan
+    if type(total) is float and total - total == 0.0:
+        return True
+    return all(_json_ready(list(column)) for column in columns)
 
 
 def _all_finite(value: Any) -> bool:
@@ -205,9 +250,9 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
     outputs, schedule = result.outputs, result.schedule
     if isinstance(schedule, Table):
         schedule, ready = _table_rows(schedule)
-        ready = ready and _json_ready(outputs)
+        ready = ready and (_flat_json_ready(outputs) or _json_ready(outputs))
     else:
-        ready = _json_ready(outputs) and (schedule is None or _json_ready(schedule))
+        ready = (_flat_json_ready(outputs) or _json_ready(outputs)) and (schedule is None or _json_ready(schedule))
     response: dict[str, Any] = {
         "model": spec.name,
         "engine_version": __version__,

@@ -869,6 +869,7 @@ def _schedule_rows(columns: tuple[Sequence[Any], ...]) -> list[dict[str, Any]]:
 
 
 _PERIODS = ("base", *("forecast",) * 10, "terminal")
+_TEXT_COLUMNS = frozenset({"period"})
 
 
 @register_model(
@@ -918,6 +919,7 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
             roic,
         ),
         _schedule_rows,
+        _TEXT_COLUMNS,
     )
     val = prepared.val
     outputs: dict[str, Any] = {
