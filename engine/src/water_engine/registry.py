@@ -163,6 +163,7 @@ def _json_ready(value: Any) -> bool:
 
 _SCALAR_TYPES = frozenset({float, int, bool, type(None)})
 _STR = frozenset({str})
+_TEXT_TYPES = frozenset({str, type(None)})
 
 
 def _flat_json_ready(value: dict[str, Any]) -> bool:
@@ -185,10 +186,15 @@ def _table_rows(table: Table) -> tuple[list[dict[str, Any]], bool]:
         raise EngineError(f"a schedule table needs {len(keys)} columns of equal length")
     text = table.text_columns
     numeric = [column for key, column in zip(keys, columns, strict=True) if key not in text] if text else columns
-    ready = _numbers_finite(numeric) and all(_json_ready(list(columns[keys.index(key)])) for key in text)
+    ready = _numbers_finite(numeric) and all(_is_text(columns[keys.index(key)]) for key in text)
     if table.build_rows is not None:
         return table.build_rows(columns), ready
     return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))), ready
+
+
+def _is_text(column: Sequence[Any]) -> bool:
+    """True when every value of the column is a str or None."""
+    return _TEXT_TYPES.issuperset(map(type, column))
 
 
 def _numbers_finite(columns: Sequence[Sequence[Any]]) -> bool:
