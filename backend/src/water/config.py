@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     db_pool_pre_ping: bool = False
     # Hot single-statement reads on an async autocommit pool in the event loop (water.db.reads).
     db_async_reads: bool = True
+    # Rendered financials bodies kept in memory per API process (megabytes; 0 keeps none).
+    financials_cache_mb: int = Field(default=64, ge=0)
 
     secret_key: SecretStr = SecretStr(DEFAULT_SECRET)
     access_token_minutes: int = 15

@@ -6,6 +6,7 @@ thread-pool hop (`run_in_transaction`), as the companies endpoints do.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import date
 from typing import Annotated, Literal
@@ -18,12 +19,13 @@ from ..auth.principal import Principal
 from ..companies import repository as companies_repository
 from ..companies import service as companies
 from ..companies.schemas import CompanyRead
+from ..config import get_settings
 from ..db import reads
 from ..db.session import run_in_new_session, run_in_transaction
 from ..errors import InvalidInput, NotFound, PayloadTooLarge
 from ..jobs import service as jobs
 from ..jobs.schemas import JobRead
-from ..kit.etag import etag_json
+from ..kit.etag import RenderedBodies, etag_json, render_json, respond
 from . import cache, service
 from . import repository as market_repository
 from .gateway import cache_lookups, default_gateway, default_provider
@@ -144,21 +146,37 @@ async def get_financials(
 ) -> Response:
     """Normalized statements (annual, quarterly, trailing twelve months); every figure names its source.
 
-    Two single-statement reads awaited in the event loop (the company, then its periods), no
+    Single-statement reads awaited in the event loop (the company, then its periods), no
     transaction: each period row is written whole by one refresh or import, and the response
-    carries the snapshot of every figure.
+    carries the snapshot of every figure. The rendered body is kept in memory under the company's
+    financials revision (bumped in the commit that replaces its periods), so a read after the
+    first is the company SELECT alone.
     """
     company = await _market_subject(principal, company_id)
-    rows = await market_repository.read_periods(company_id, period_type)
-    payload = FinancialsRead.model_validate(
-        {
-            "company_id": company_id,
-            "statement_currency": rows[0]["currency"] if rows else None,
-            "price_currency": company["price_currency"] or company["currency"],
-            "periods": rows,
-        }
-    )
-    return etag_json(request, payload)
+    price_currency = company["price_currency"] or company["currency"]
+    key = (company_id, company["financials_revision"], period_type, price_currency)
+    bodies = _financials_bodies()
+    rendered = bodies.get(key)
+    if rendered is None:
+        rows = await market_repository.read_periods(company_id, period_type)
+        payload = FinancialsRead.model_validate(
+            {
+                "company_id": company_id,
+                "statement_currency": rows[0]["currency"] if rows else None,
+                "price_currency": price_currency,
+                "periods": rows,
+            }
+        )
+        rendered = render_json(payload)
+        # Periods committed after the revision was read may be in this body: it is then newer than its
+        # key, never older, and readers that see the newer revision render it again under that key.
+        bodies.put(key, rendered)
+    return respond(request, rendered)
+
+
+@functools.cache
+def _financials_bodies() -> RenderedBodies:
+    return RenderedBodies(get_settings().financials_cache_mb * 1_048_576)
 
 
 async def _market_subject(principal: Principal, company_id: uuid.UUID) -> reads.Row:

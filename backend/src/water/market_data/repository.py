@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select
+from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -16,6 +16,12 @@ from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapsho
 from .schemas import FinancialPeriodRead
 
 _INSERT_PERIODS = insert(cast(Table, FinancialPeriod.__table__))
+_COMPANIES = cast(Table, Company.__table__)
+_BUMP_FINANCIALS_REVISION = (
+    update(_COMPANIES)
+    .where(_COMPANIES.c.id == bindparam("company_id"))
+    .values(financials_revision=_COMPANIES.c.financials_revision + 1)
+)
 _NEW_DATASET = insert(cast(Table, CompanyDataset.__table__))
 # Executed with a list of rows (executemany): one compiled statement for any number of datasets.
 _UPSERT_DATASETS = _NEW_DATASET.on_conflict_do_update(
@@ -112,11 +118,13 @@ class MarketDataRepository:
     ) -> None:
         """Replace the company's periods (all sources: one company has one set of financials).
 
-        The company row is locked first, so two refreshes (or a refresh and an import) of one company
-        take turns: without it, the second DELETE runs on a snapshot that cannot see the first's new
-        rows, deletes nothing once the first commits, and its INSERT fails on the unique key.
+        The company row is updated first (its financials revision bumped), which locks it, so two
+        refreshes (or a refresh and an import) of one company take turns: without the lock, the
+        second DELETE runs on a snapshot that cannot see the first's new rows, deletes nothing once
+        the first commits, and its INSERT fails on the unique key. The new revision becomes visible
+        with the new periods, in the same commit.
         """
-        self.session.execute(select(Company.id).where(Company.id == company.id).with_for_update())
+        self.session.execute(_BUMP_FINANCIALS_REVISION, {"company_id": company.id})
         self.session.execute(delete(FinancialPeriod).where(FinancialPeriod.company_id == company.id))
         if not periods:
             return

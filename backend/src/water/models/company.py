@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, text
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -41,3 +41,6 @@ class Company(IdMixin, TimestampMixin, Base):
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     price_currency: Mapped[str | None] = mapped_column(String(3))
     market_data_refreshed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    # Bumped in the transaction that replaces the company's financial periods: the version of its
+    # financials, which the API's rendered-body cache is keyed by (market_data.endpoints).
+    financials_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0", nullable=False)

@@ -6,6 +6,7 @@ import io
 import time
 import uuid
 from datetime import date
+from typing import Any
 
 import anyio.to_thread
 import numpy as np
@@ -262,6 +263,89 @@ def test_import_a_filled_template(client: TestClient, factory: Factory) -> None:
         headers=org.as_role("viewer").headers,
     )
     assert viewer.status_code == 403
+
+
+def _import_statements(client: TestClient, actor: Any, company_id: str, revenue: int) -> None:
+    rows = [
+        "line,label,2024-12-31", "period_type,,annual", "currency,,EUR", f"revenue,,{revenue}", "ebit,,120",
+        "depreciation_amortization,,32", "pretax_income,,110", "income_tax,,25", "capex,,45",
+        "change_in_working_capital,,6", "cash,,60", "total_debt,,190", "book_equity,,330", "total_assets,,740",
+        "total_liabilities,,410", "shares_outstanding,,1000000",
+    ]  # fmt: skip
+    response = client.post(
+        f"/api/companies/{company_id}/statements/import",
+        files={"file": ("s.csv", io.BytesIO(("\n".join(rows) + "\n").encode()), "text/csv")},
+        headers=actor.headers,
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_financials_bodies_are_reused_until_the_periods_change(
+    client: TestClient, factory: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A repeated financials read answers from the rendered body kept under the company's financials
+    revision, without reading the periods; replacing the periods or changing the price currency gives
+    a new body; another organization still gets a 404."""
+    from water.market_data import endpoints
+    from water.market_data import repository as market_repository
+
+    period_reads: list[uuid.UUID] = []
+    read_periods = market_repository.read_periods
+
+    async def counted(company_id: uuid.UUID, period_type: str | None) -> Any:
+        period_reads.append(company_id)
+        return await read_periods(company_id, period_type)
+
+    monkeypatch.setattr(market_repository, "read_periods", counted)
+    org = factory.organization()
+    analyst = org.as_role("analyst")
+    company = factory.company(analyst, name="Cached Bakery", ticker=None, is_private=True)
+    url = f"/api/companies/{company['id']}/financials"
+    _import_statements(client, analyst, company["id"], revenue=1100)
+
+    first = client.get(url, headers=analyst.headers)
+    second = client.get(url, headers=analyst.headers)
+    assert first.status_code == second.status_code == 200
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert len(period_reads) == 1  # the second read rendered nothing
+    again = client.get(url, headers={**analyst.headers, "If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert len(period_reads) == 1
+    annual = client.get(url, params={"period_type": "annual"}, headers=analyst.headers)
+    assert annual.status_code == 200
+    assert len(period_reads) == 2
+
+    _import_statements(client, analyst, company["id"], revenue=1500)  # new periods, new revision
+    changed = client.get(url, headers=analyst.headers).json()
+    assert changed["periods"][0]["figures"]["revenue"]["value"] == 1500.0
+    assert len(period_reads) == 3
+
+    patched = client.patch(f"/api/companies/{company['id']}", json={"currency": "GBP"}, headers=analyst.headers)
+    assert patched.status_code == 200, patched.text
+    assert client.get(url, headers=analyst.headers).json()["price_currency"] == "GBP"
+
+    intruder = factory.organization(with_roles=False)
+    assert client.get(url, headers=intruder.admin.headers).status_code == 404
+    assert len(endpoints._financials_bodies()) >= 3
+
+
+def test_rendered_bodies_keep_the_most_recently_used_within_their_budget() -> None:
+    from water.kit.etag import Rendered, RenderedBodies
+
+    bodies = RenderedBodies(max_bytes=100)
+    for key in "abcd":
+        bodies.put(key, Rendered(b"x" * 25, f'"{key}"'))
+    assert bodies.get("a") is not None  # now the most recently used
+    bodies.put("e", Rendered(b"y" * 25, '"e"'))  # over budget: the least recently used ("b") leaves
+    assert [k for k in "abcde" if bodies.get(k) is not None] == ["a", "c", "d", "e"]
+    assert bodies.size == 100
+    bodies.put("big", Rendered(b"z" * 26, '"big"'))  # more than a quarter of the budget: not kept
+    assert bodies.get("big") is None
+    assert len(bodies) == 4
+    bodies.put("a", Rendered(b"w" * 10, '"a2"'))  # a key put again replaces its body
+    assert bodies.get("a") == Rendered(b"w" * 10, '"a2"')
+    assert bodies.size == 85
 
 
 def test_market_data_of_a_private_company_is_a_clear_422(client: TestClient, factory: Factory) -> None:
