@@ -37,7 +37,6 @@ from .middleware import (
 )
 from .ops.endpoints import metrics_router
 from .ops.endpoints import public_router as ops_public_router
-from .redis_client import close_async_redis
 from .users.endpoints import router as users_router
 from .valuations.endpoints import router as valuations_router
 
@@ -225,7 +224,6 @@ def include_api_routers(app: FastAPI) -> None:
 async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
     yield
     await close_reads()
-    await close_async_redis()
     dispose_engine()
 
 

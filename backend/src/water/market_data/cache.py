@@ -12,7 +12,7 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from ..redis_client import get_async_redis_bytes, get_redis_bytes
+from ..redis_client import get_redis_bytes
 from .providers.base import ProviderRequest, RawResponse
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -47,12 +47,6 @@ def get_many(requests: Sequence[ProviderRequest]) -> list[RawResponse | None]:
     for request in requests:
         pipe.hmget(request.cache_key(), ["meta", "body"])
     return [_response(request, meta, body) for request, (meta, body) in zip(requests, pipe.execute(), strict=True)]
-
-
-async def get_async(request: ProviderRequest) -> RawResponse | None:
-    """`get`, awaited in the event loop (for reads served straight from the cache)."""
-    meta, body = await get_async_redis_bytes().hmget(request.cache_key(), ["meta", "body"])
-    return _response(request, meta, body)
 
 
 def _response(request: ProviderRequest, meta: bytes | str | None, body: bytes | str | None) -> RawResponse | None:

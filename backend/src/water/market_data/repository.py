@@ -37,6 +37,46 @@ _PERIODS = _OF_COMPANY.order_by(*_PERIOD_ORDER)
 _PERIODS_OF_TYPE = _OF_COMPANY.where(FinancialPeriod.period_type == bindparam("period_type")).order_by(*_PERIOD_ORDER)
 
 
+# A company's quote subject: what `read_market_subject` gives, and where its quote pointer points.
+_LIVE_COMPANY = (
+    Company.organization_id == bindparam("organization_id"),
+    Company.deleted_at.is_(None),
+    Company.id == bindparam("company_id"),
+)
+_QUOTE_SUBJECT = (
+    select(
+        Company.ticker,
+        Company.is_private,
+        Company.currency,
+        Company.price_currency,
+        CompanyDataset.snapshot_ids.label("quote_snapshot_ids"),
+        CompanyDataset.fetched_at.label("quote_fetched_at"),
+    )
+    .select_from(Company)
+    .outerjoin(
+        CompanyDataset,
+        (CompanyDataset.company_id == Company.id) & (CompanyDataset.dataset == bindparam("dataset")),
+    )
+    .where(*_LIVE_COMPANY)
+)
+_SNAPSHOT_BODY = select(MarketDataSnapshot.body, MarketDataSnapshot.content_type).where(
+    MarketDataSnapshot.id == bindparam("snapshot_id")
+)
+
+
+async def read_quote_subject(organization_id: uuid.UUID, company_id: uuid.UUID) -> reads.Row | None:
+    """The live company's ticker and currencies and its quote pointer (snapshot ids, fetched at; None
+    when it has none), in one statement awaited in the event loop; None unless the company is the
+    organization's."""
+    params = {"organization_id": organization_id, "company_id": company_id, "dataset": "quote"}
+    return await reads.fetch_one(_QUOTE_SUBJECT, params)
+
+
+async def read_snapshot_body(snapshot_id: uuid.UUID) -> reads.Row | None:
+    """A snapshot's raw body and content type (immutable), awaited in the event loop."""
+    return await reads.fetch_one(_SNAPSHOT_BODY, {"snapshot_id": snapshot_id})
+
+
 async def read_periods(company_id: uuid.UUID, period_type: str | None) -> list[reads.Row]:
     """The company's normalized periods (all, or of one type), in one statement awaited in the event loop."""
     if period_type is None:
@@ -51,12 +91,14 @@ class MarketDataRepository:
     def record_dataset(self, company: Company, dataset: str, snapshot_ids: Sequence[str], fetched_at: datetime) -> None:
         ids = [uuid.UUID(s) for s in snapshot_ids]
         current = self.session.execute(
-            select(CompanyDataset.snapshot_ids).where(
+            select(CompanyDataset.snapshot_ids, CompanyDataset.fetched_at).where(
                 CompanyDataset.company_id == company.id, CompanyDataset.dataset == dataset
             )
         ).first()
-        if current is not None and list(current[0]) == ids:
+        if current is not None and list(current[0]) == ids and current[1] == fetched_at:
             return  # unchanged (a cache hit): no write, so concurrent reads never queue on this row's lock
+        # Same snapshots fetched again (the provider answered the same bytes) move `fetched_at` on: the
+        # quote read trusts a pointer fetched within the quote TTL (market_data.endpoints).
         statement = insert(CompanyDataset).values(
             company_id=company.id,
             dataset=dataset,

@@ -351,23 +351,18 @@ def _remember(company: Company, dataset: str, raw: RawResponse) -> None:
     Reads must not hold the pointer row's lock for the rest of their request: concurrent
     readers of one company would queue behind each other.
     """
-    key, ids = (company.id, dataset), tuple(_ids(raw))
-    if _REMEMBERED.get(key) == ids:
+    key, pointer = (company.id, dataset), (tuple(_ids(raw)), raw.fetched_at)
+    if _REMEMBERED.get(key) == pointer:
         return  # this process already recorded exactly this pointer: a cache hit costs no database write
     with side_session() as own:
-        MarketDataRepository(own).record_dataset(company, dataset, list(ids), raw.fetched_at)
+        MarketDataRepository(own).record_dataset(company, dataset, list(pointer[0]), raw.fetched_at)
         own.commit()
     if len(_REMEMBERED) > 10_000:
         _REMEMBERED.clear()
-    _REMEMBERED[key] = ids
+    _REMEMBERED[key] = pointer
 
 
-_REMEMBERED: dict[tuple[uuid.UUID, str], tuple[str, ...]] = {}
-
-
-def remembered(company_id: uuid.UUID, dataset: str, raw: RawResponse) -> bool:
-    """Whether this process has already pointed the company's dataset at `raw`'s snapshot."""
-    return _REMEMBERED.get((company_id, dataset)) == tuple(_ids(raw))
+_REMEMBERED: dict[tuple[uuid.UUID, str], tuple[tuple[str, ...], datetime]] = {}
 
 
 def _ticker(company: Company) -> str:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import io
 import time
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import anyio.to_thread
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from water.market_data.gateway import default_provider
 from water.market_data.imports import template_csv
 from water.market_data.repository import MarketDataRepository
 from water.market_data.schemas import FinancialPeriodRead
-from water.models import FinancialPeriod, MarketDataSnapshot
+from water.models import CompanyDataset, FinancialPeriod, MarketDataSnapshot
 from water.redis_client import get_redis_bytes
 
 from ...factories import Factory, Org
@@ -72,8 +72,8 @@ def test_quote_is_cached_snapshotted_and_etagged(client: TestClient, factory: Fa
     assert db.scalar(select(func.count()).select_from(MarketDataSnapshot)) == count  # deduplicated, nothing new
 
 
-def test_a_quote_read_again_within_its_ttl_is_served_from_the_cache_in_the_event_loop(
-    client: TestClient, factory: Factory, monkeypatch: pytest.MonkeyPatch
+def test_a_quote_read_again_within_its_ttl_is_one_select_in_the_event_loop(
+    client: TestClient, factory: Factory, db: Session, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     org = factory.organization(with_roles=False)
     other = factory.organization(with_roles=False)
@@ -89,20 +89,51 @@ def test_a_quote_read_again_within_its_ttl_is_served_from_the_cache_in_the_event
     monkeypatch.setattr(anyio.to_thread, "run_sync", counting)
     first = client.get(url, headers=org.admin.headers)
     assert first.status_code == 200
-    assert "_work_then_commit" in hops  # fetched (or read from the cache) and recorded on the full path
+    assert "_work_then_commit" in hops  # fetched (or read from the cache) and its pointer recorded: the full path
     hops.clear()
     again = client.get(url, headers=org.admin.headers)
     assert again.json() == first.json()
     assert again.headers["etag"] == first.headers["etag"]
-    # Only the company's SELECT (on the test's transaction, hence the thread); no transaction, no provider.
+    # Only the company's SELECT, with its quote pointer (on the test's transaction, hence the thread):
+    # no transaction, no Redis, no provider, no rendering.
     assert hops == ["_fetch_in_session"]
     assert client.get(url, headers=other.admin.headers).status_code == 404
-    # Past the TTL (here: the cache entry gone) the full path answers again, from the same snapshot.
+
+    # A pointer older than the quote TTL: the full path fetches again (the provider gives the same
+    # bytes, so the same snapshot) and moves the pointer's fetched_at on; the next read is fast again.
+    db.execute(
+        update(CompanyDataset)
+        .where(CompanyDataset.company_id == uuid.UUID(company["id"]), CompanyDataset.dataset == "quote")
+        .values(fetched_at=CompanyDataset.fetched_at - timedelta(minutes=10))
+    )
     get_redis_bytes().delete(default_provider().quote_request("DAQI").cache_key())
     hops.clear()
     refetched = client.get(url, headers=org.admin.headers)
     assert "_work_then_commit" in hops
     assert refetched.json()["snapshot_ids"] == first.json()["snapshot_ids"]
+    assert refetched.json()["fetched_at"] > first.json()["fetched_at"]
+    hops.clear()
+    assert client.get(url, headers=org.admin.headers).json() == refetched.json()
+    assert hops == ["_fetch_in_session"]
+
+
+def test_a_fresh_quote_pointer_is_served_from_its_snapshot_by_a_process_that_never_rendered_it(
+    client: TestClient, factory: Factory
+) -> None:
+    """Another API process (here: this one with its rendered quotes forgotten) reads the snapshot the
+    pointer names, once, and gives the same body and ETag."""
+    from water.market_data import endpoints
+
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    url = f"/api/companies/{company['id']}/quote"
+    first = client.get(url, headers=org.admin.headers)
+    endpoints._quote_bodies.cache_clear()
+    get_redis_bytes().delete(default_provider().quote_request("DAQI").cache_key())  # not read on this path
+    second = client.get(url, headers=org.admin.headers)
+    assert second.content == first.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert len(endpoints._quote_bodies()) == 1
 
 
 def test_prices_interval_and_range(client: TestClient, factory: Factory) -> None:
