@@ -80,8 +80,8 @@ async def _fresh_quote(subject: reads.Row, request: Request) -> Response | None:
 
     The common case, a quote read again within minutes, is then the one SELECT that found the
     company (its pointer joined in), awaited in the event loop: no thread-pool hop, no transaction,
-    no Redis. The body is rendered once per process per snapshot (from the immutable snapshot) and
-    kept. The pointer's `fetched_at` only lags the raw cache's (a refresh that got the same bytes
+    no Redis. The body is rendered once per process per snapshot (from the immutable snapshot, if it
+    is the current ticker's) and kept. The pointer's `fetched_at` only lags the raw cache's (a refresh that got the same bytes
     leaves it), so this path can miss a fresh quote, never serve a stale one. Anything else takes the
     full path: no pointer or an old one (fetch through the cache and the limiter, record the
     pointer), a private company (a 422 there).
@@ -92,16 +92,17 @@ async def _fresh_quote(subject: reads.Row, request: Request) -> Response | None:
     if (datetime.now(UTC) - fetched_at).total_seconds() >= cache.ttl_for("GLOBAL_QUOTE"):
         return None
     currency = subject["price_currency"] or subject["currency"]
-    key: QuoteKey = (ids[0], fetched_at, currency)
+    key: QuoteKey = (ids[0], fetched_at, currency, subject["ticker"])
     bodies = _quote_bodies()
     rendered = bodies.get(key)
     if rendered is None:
+        request_ = default_provider().quote_request(subject["ticker"])
         snapshot = await market_repository.read_snapshot_body(ids[0])
-        if snapshot is None:
-            return None
+        if snapshot is None or snapshot["symbol"] != request_.symbol:
+            return None  # the ticker changed since the pointer was written: fetch the new one
         raw = RawResponse(
-            request=default_provider().quote_request(subject["ticker"]), body=bytes(snapshot["body"]),
-            content_type=snapshot["content_type"], fetched_at=fetched_at, from_cache=True, snapshot_id=str(ids[0]),
+            request=request_, body=bytes(snapshot["body"]), content_type=snapshot["content_type"],
+            fetched_at=fetched_at, from_cache=True, snapshot_id=str(ids[0]),
         )  # fmt: skip
         sourced = service.Sourced(parse_quote(raw), [str(ids[0])], fetched_at)
         rendered = render_json(_quote_read(sourced, currency))
@@ -110,8 +111,10 @@ async def _fresh_quote(subject: reads.Row, request: Request) -> Response | None:
     return respond(request, rendered)
 
 
-# A rendered quote is determined by its snapshot, when it was fetched and the price currency.
-QuoteKey = tuple[uuid.UUID, datetime, str]
+# A rendered quote is determined by its snapshot, when it was fetched and the price currency; the
+# ticker is in the key too, so that a body is only found for the ticker whose snapshot it was
+# rendered from (a pointer still names the old ticker's quote right after the ticker is changed).
+QuoteKey = tuple[uuid.UUID, datetime, str, str]
 
 
 @functools.cache
@@ -127,7 +130,8 @@ def _quote(session: Session, principal: Principal, company_id: uuid.UUID) -> tup
     currency = company.price_currency or company.currency
     rendered = render_json(_quote_read(sourced, currency))
     fresh = not sourced.stale and len(sourced.snapshot_ids) == 1
-    return ((uuid.UUID(sourced.snapshot_ids[0]), sourced.fetched_at, currency) if fresh else None), rendered
+    key = (uuid.UUID(sourced.snapshot_ids[0]), sourced.fetched_at, currency, company.ticker or "")
+    return (key if fresh else None), rendered
 
 
 def _quote_read(sourced: service.Sourced, currency: str) -> QuoteRead:

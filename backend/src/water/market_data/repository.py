@@ -59,7 +59,7 @@ _QUOTE_SUBJECT = (
     )
     .where(*_LIVE_COMPANY)
 )
-_SNAPSHOT_BODY = select(MarketDataSnapshot.body, MarketDataSnapshot.content_type).where(
+_SNAPSHOT_BODY = select(MarketDataSnapshot.symbol, MarketDataSnapshot.body, MarketDataSnapshot.content_type).where(
     MarketDataSnapshot.id == bindparam("snapshot_id")
 )
 
@@ -73,7 +73,7 @@ async def read_quote_subject(organization_id: uuid.UUID, company_id: uuid.UUID) 
 
 
 async def read_snapshot_body(snapshot_id: uuid.UUID) -> reads.Row | None:
-    """A snapshot's raw body and content type (immutable), awaited in the event loop."""
+    """A snapshot's symbol, raw body and content type (immutable), awaited in the event loop."""
     return await reads.fetch_one(_SNAPSHOT_BODY, {"snapshot_id": snapshot_id})
 
 

@@ -117,6 +117,25 @@ def test_a_quote_read_again_within_its_ttl_is_one_select_in_the_event_loop(
     assert hops == ["_fetch_in_session"]
 
 
+def test_a_changed_ticker_gets_its_own_quote_at_once(client: TestClient, factory: Factory) -> None:
+    """Right after a ticker change the quote pointer still names the old ticker's (fresh) snapshot:
+    the fast path must not serve it, in this process or in one that never rendered it."""
+    from water.market_data import endpoints
+
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    url = f"/api/companies/{company['id']}/quote"
+    assert client.get(url, headers=org.admin.headers).json()["symbol"] == "DAQI"
+    assert client.get(url, headers=org.admin.headers).json()["symbol"] == "DAQI"  # now from the kept body
+    patched = client.patch(f"/api/companies/{company['id']}", json={"ticker": "DBRK"}, headers=org.admin.headers)
+    assert patched.status_code == 200, patched.text
+    assert client.get(url, headers=org.admin.headers).json()["symbol"] == "DBRK"
+    back = client.patch(f"/api/companies/{company['id']}", json={"ticker": "DAQI"}, headers=org.admin.headers)
+    assert back.status_code == 200, back.text
+    endpoints._quote_bodies.cache_clear()  # as another API process: the pointer names DBRK's snapshot
+    assert client.get(url, headers=org.admin.headers).json()["symbol"] == "DAQI"
+
+
 def test_a_fresh_quote_pointer_is_served_from_its_snapshot_by_a_process_that_never_rendered_it(
     client: TestClient, factory: Factory
 ) -> None:
