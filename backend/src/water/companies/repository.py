@@ -20,19 +20,19 @@ SORTS: dict[str, SortSpec] = {
 }
 
 
-# One live company of one organization, built once: building and hashing a select per call costs more
-# than running it (docs/benchmarks.md, issue 2). The Core variant reads just the columns CompanyRead
-# shows, without an ORM entity.
-_ONE_LIVE = (
+# One live company of one organization (also the market-data reads' filter), built once: building
+# and hashing a select per call costs more than running it (docs/benchmarks.md, issue 2). The Core
+# variant reads just the columns CompanyRead shows, without an ORM entity.
+ONE_LIVE = (
     Company.organization_id == bindparam("organization_id"),
     Company.deleted_at.is_(None),
     Company.id == bindparam("company_id"),
 )
-_GET = select(Company).where(*_ONE_LIVE)
-_READ = select(*(Company.__table__.c[name] for name in CompanyRead.model_fields)).where(*_ONE_LIVE)
+_GET = select(Company).where(*ONE_LIVE)
+_READ = select(*(Company.__table__.c[name] for name in CompanyRead.model_fields)).where(*ONE_LIVE)
 _MARKET_SUBJECT = select(
     Company.id, Company.ticker, Company.currency, Company.price_currency, Company.financials_revision
-).where(*_ONE_LIVE)
+).where(*ONE_LIVE)
 
 
 async def read_market_subject(organization_id: uuid.UUID, company_id: uuid.UUID) -> reads.Row | None:

@@ -1,7 +1,9 @@
 """Market data: symbol search, company from symbol, quote, prices, financials, market inputs, refresh, import.
 
-The cached reads are async handlers whose database work, commit and ETag body run in one
-thread-pool hop (`run_in_transaction`), as the companies endpoints do.
+The quote and financials reads are async handlers whose common case is one SELECT awaited in the
+event loop and a body rendered once and kept (docs/market-data.md); the other reads run their
+database work, commit and ETag body in one thread-pool hop (`run_in_transaction`), as the
+companies endpoints do.
 """
 
 from __future__ import annotations
@@ -80,11 +82,11 @@ async def _fresh_quote(subject: reads.Row, request: Request) -> Response | None:
 
     The common case, a quote read again within minutes, is then the one SELECT that found the
     company (its pointer joined in), awaited in the event loop: no thread-pool hop, no transaction,
-    no Redis. The body is rendered once per process per snapshot (from the immutable snapshot, if it
-    is the current ticker's) and kept. The pointer's `fetched_at` only lags the raw cache's (a refresh that got the same bytes
-    leaves it), so this path can miss a fresh quote, never serve a stale one. Anything else takes the
-    full path: no pointer or an old one (fetch through the cache and the limiter, record the
-    pointer), a private company (a 422 there).
+    no Redis. The body is rendered once per process per snapshot (from the immutable snapshot, if
+    it is the current ticker's) and kept. The pointer's `fetched_at` only lags the raw cache's (a
+    refresh that got the same bytes leaves it), so this path can miss a fresh quote, never serve a
+    stale one. Anything else takes the full path: no pointer or an old one (fetch through the cache
+    and the limiter, record the pointer), a private company (a 422 there).
     """
     ids, fetched_at = subject["quote_snapshot_ids"], subject["quote_fetched_at"]
     if not subject["ticker"] or subject["is_private"] or not ids or len(ids) != 1 or fetched_at is None:
@@ -129,9 +131,9 @@ def _quote(session: Session, principal: Principal, company_id: uuid.UUID) -> tup
     sourced = service.quote(session, company)
     currency = company.price_currency or company.currency
     rendered = render_json(_quote_read(sourced, currency))
-    fresh = not sourced.stale and len(sourced.snapshot_ids) == 1
-    key = (uuid.UUID(sourced.snapshot_ids[0]), sourced.fetched_at, currency, company.ticker or "")
-    return (key if fresh else None), rendered
+    if sourced.stale or len(sourced.snapshot_ids) != 1:
+        return None, rendered
+    return (uuid.UUID(sourced.snapshot_ids[0]), sourced.fetched_at, currency, company.ticker or ""), rendered
 
 
 def _quote_read(sourced: service.Sourced, currency: str) -> QuoteRead:

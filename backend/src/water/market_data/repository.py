@@ -11,6 +11,7 @@ from sqlalchemy import Table, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from ..companies.repository import ONE_LIVE
 from ..db import reads
 from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapshot, StatementImport
 from .schemas import FinancialPeriodRead
@@ -37,12 +38,7 @@ _PERIODS = _OF_COMPANY.order_by(*_PERIOD_ORDER)
 _PERIODS_OF_TYPE = _OF_COMPANY.where(FinancialPeriod.period_type == bindparam("period_type")).order_by(*_PERIOD_ORDER)
 
 
-# A company's quote subject: what `read_market_subject` gives, and where its quote pointer points.
-_LIVE_COMPANY = (
-    Company.organization_id == bindparam("organization_id"),
-    Company.deleted_at.is_(None),
-    Company.id == bindparam("company_id"),
-)
+# A company's quote subject: its ticker and currencies, and where its quote pointer points.
 _QUOTE_SUBJECT = (
     select(
         Company.ticker,
@@ -57,7 +53,7 @@ _QUOTE_SUBJECT = (
         CompanyDataset,
         (CompanyDataset.company_id == Company.id) & (CompanyDataset.dataset == bindparam("dataset")),
     )
-    .where(*_LIVE_COMPANY)
+    .where(*ONE_LIVE)
 )
 _SNAPSHOT_BODY = select(MarketDataSnapshot.symbol, MarketDataSnapshot.body, MarketDataSnapshot.content_type).where(
     MarketDataSnapshot.id == bindparam("snapshot_id")

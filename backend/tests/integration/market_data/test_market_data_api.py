@@ -117,6 +117,40 @@ def test_a_quote_read_again_within_its_ttl_is_one_select_in_the_event_loop(
     assert hops == ["_fetch_in_session"]
 
 
+def test_an_unavailable_provider_gives_the_last_stored_quote_marked_stale(
+    client: TestClient, factory: Factory, db: Session, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from water.market_data import service
+    from water.market_data.errors import ProviderUnavailable
+
+    org = factory.organization(with_roles=False)
+    company = _demo_company(client, org)
+    url = f"/api/companies/{company['id']}/quote"
+    first = client.get(url, headers=org.admin.headers).json()
+    # The quote expires (pointer older than the TTL, cache entry gone) while the provider is down.
+    db.execute(
+        update(CompanyDataset)
+        .where(CompanyDataset.company_id == uuid.UUID(company["id"]), CompanyDataset.dataset == "quote")
+        .values(fetched_at=CompanyDataset.fetched_at - timedelta(minutes=10))
+    )
+    get_redis_bytes().delete(default_provider().quote_request("DAQI").cache_key())
+
+    class Down:
+        def quote(self, symbol: str) -> Any:
+            raise ProviderUnavailable("Alpha Vantage is not answering.")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(service, "default_provider", Down)
+        stale = client.get(url, headers=org.admin.headers).json()
+        assert stale["stale"] is True
+        assert stale["price"] == first["price"]
+        assert stale["snapshot_ids"] == first["snapshot_ids"]
+        assert client.get(url, headers=org.admin.headers).json()["stale"] is True  # a replay is never kept as fresh
+    recovered = client.get(url, headers=org.admin.headers).json()
+    assert recovered["stale"] is False
+    assert recovered["fetched_at"] > first["fetched_at"]
+
+
 def test_a_changed_ticker_gets_its_own_quote_at_once(client: TestClient, factory: Factory) -> None:
     """Right after a ticker change the quote pointer still names the old ticker's (fresh) snapshot:
     the fast path must not serve it, in this process or in one that never rendered it."""
