@@ -910,8 +910,8 @@ class DemoTransport:
         else:
             body, content_type = self._data.respond(request.function, params)
         now = datetime.now(UTC)
-        classify_response(request, status=200, content_type=content_type, body=body, now=now)
-        return RawResponse(request=request, body=body, content_type=content_type, fetched_at=now)
+        payload = classify_response(request, status=200, content_type=content_type, body=body, now=now)
+        return RawResponse(request=request, body=body, content_type=content_type, fetched_at=now, payload=payload)
 
 
 # --- files -----------------------------------------------------------------------------------

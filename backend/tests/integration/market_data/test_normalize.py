@@ -214,6 +214,34 @@ def test_classify_response_on_bodies_the_server_cannot_fake() -> None:
     )
 
 
+def test_a_body_the_transport_decoded_is_not_decoded_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    """classify_response returns the decoded JSON; the parsers read it from the response instead of
+    decoding the body a second time (a refresh decodes nine bodies, one of them a full daily series)."""
+    from water.market_data.providers import alphavantage
+
+    request = ProviderRequest.of("alphavantage", "GLOBAL_QUOTE", symbol="IBM")
+    body = b'{"Global Quote": {"01. symbol": "IBM", "05. price": "101.5", "07. latest trading day": "2026-11-25"}}'
+    payload = classify_response(request, status=200, content_type="application/json", body=body)
+    assert payload == json.loads(body)
+    csv_request = ProviderRequest.of("alphavantage", "GLOBAL_QUOTE", symbol="IBM", datatype="csv")
+    assert (
+        classify_response(csv_request, status=200, content_type="text/csv", body=b"symbol,price\r\nIBM,1\r\n") is None
+    )
+
+    def no_second_decoding(body: bytes) -> Any:
+        raise AssertionError("decoded twice")
+
+    monkeypatch.setattr(alphavantage, "_loads", no_second_decoding)
+    now = datetime.now(UTC)
+    raw = RawResponse(request=request, body=body, content_type="application/json", fetched_at=now, payload=payload)
+    assert alphavantage.parse_quote(raw).price == 101.5
+    # Read back from the cache or a snapshot, a response has no payload and its body is decoded.
+    with pytest.raises(AssertionError, match="decoded twice"):
+        alphavantage.parse_quote(
+            RawResponse(request=request, body=body, content_type="application/json", fetched_at=now)
+        )
+
+
 def test_daily_limit_retry_after_runs_to_utc_midnight() -> None:
     request = ProviderRequest.of("alphavantage", "OVERVIEW", symbol="IBM")
     body = b'{"Information": "Thank you for using Alpha Vantage! Our standard API rate limit is 25 requests per day."}'

@@ -231,8 +231,9 @@ def classify_response(
     body: bytes,
     api_key: str | None = None,
     now: datetime | None = None,
-) -> None:
-    """Raise the classified error for one HTTP answer; return when the body is usable data."""
+) -> Any:
+    """Raise the classified error for one HTTP answer; when the body is usable data, return its decoded
+    JSON (None for CSV), which the transport keeps on the response so that it is decoded once."""
     subject = _subject(request)
     if status >= 500:
         raise ProviderUnavailable(
@@ -254,12 +255,13 @@ def classify_response(
     if wants_csv and not head.startswith((b"{", b"[")):
         if not _parses_as_csv(body):
             raise _unexpected(request, "the CSV answer could not be read")
-        return
+        return None
     try:
         payload = _loads(body)
     except (ValueError, UnicodeDecodeError):
         raise _unexpected(request, "the answer is not valid JSON") from None
     classify_payload(payload, request, api_key=api_key, now=now)
+    return payload
 
 
 def _loads(body: bytes) -> Any:
@@ -347,7 +349,7 @@ class AlphaVantageTransport:
             ) from None
         content_type = response.headers.get("content-type", "")
         now = self._clock()
-        classify_response(
+        payload = classify_response(
             request,
             status=response.status_code,
             content_type=content_type,
@@ -355,7 +357,9 @@ class AlphaVantageTransport:
             api_key=self._api_key,
             now=now,
         )
-        return RawResponse(request=request, body=response.content, content_type=content_type, fetched_at=now)
+        return RawResponse(
+            request=request, body=response.content, content_type=content_type, fetched_at=now, payload=payload
+        )
 
 
 # --- value parsing --------------------------------------------------------------------------
@@ -413,11 +417,13 @@ def percent_to_decimal(value: object) -> float | None:
 
 
 def _json_object(raw: RawResponse) -> dict[str, Any]:
-    try:
-        payload = _loads(raw.body)
-    except (ValueError, UnicodeDecodeError):
-        raise _unexpected(raw.request, "the answer is not valid JSON") from None
-    classify_payload(payload, raw.request)
+    payload = raw.payload  # decoded (and classified) by the transport, when it fetched this response
+    if payload is None:
+        try:
+            payload = _loads(raw.body)
+        except (ValueError, UnicodeDecodeError):
+            raise _unexpected(raw.request, "the answer is not valid JSON") from None
+        classify_payload(payload, raw.request)
     assert isinstance(payload, dict)  # classify_payload raised otherwise
     return payload
 

@@ -10,9 +10,9 @@ result used is returned with it, to be stored as an immutable snapshot.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from ..canonical import StatementPeriod
 
@@ -44,6 +44,9 @@ class RawResponse:
     fetched_at: datetime
     from_cache: bool = False
     snapshot_id: str | None = None  # set by the gateway once the body is stored as a snapshot
+    # The body's decoded JSON when the transport already decoded it to classify the answer (read
+    # only: parsers share it); None for CSV and for responses read back from the cache or a snapshot.
+    payload: Any = field(default=None, compare=False, hash=False, repr=False)
 
 
 Fetch = Callable[[ProviderRequest], RawResponse]
