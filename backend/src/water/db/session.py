@@ -13,6 +13,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import orjson
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,7 +49,16 @@ def make_engine(settings: Settings, pool_size: int | None = None) -> Engine:
         max_overflow=size,
         pool_pre_ping=settings.db_pool_pre_ping,
         pool_recycle=1800,
+        json_serializer=json_dumps,
     )
+
+
+def json_dumps(value: Any) -> str:
+    """JSON and JSONB parameters, by orjson: several times faster than json.dumps on the statement
+    figures and run results Water stores. Keys that are not strings become strings, as json.dumps
+    makes them; NaN and infinity become null (json.dumps writes `NaN`, which PostgreSQL refuses; no
+    stored value holds one: parsers map them to None and the engine refuses to output them)."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def get_engine() -> Engine:
