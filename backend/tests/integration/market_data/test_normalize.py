@@ -172,10 +172,22 @@ def test_statements_without_currency_say_so() -> None:
         (".", None),
         ("nan", None),
         ("abc", None),
+        ("inf", None),
+        ("-Infinity", None),
+        (" 42 ", 42.0),
+        ("1,234.5", 1234.5),
+        ("1e400", None),
+        (7, 7.0),
+        (2.5, 2.5),
+        (float("nan"), None),
+        (True, None),
+        (None, None),
+        (["1"], None),
     ],
 )
-def test_number(text: str, expected: float | None) -> None:
+def test_number(text: object, expected: float | None) -> None:
     assert number(text) == expected
+    assert type(number(text)) is (float if expected is not None else type(None))
 
 
 def test_percent_to_decimal_is_the_nearest_float() -> None:

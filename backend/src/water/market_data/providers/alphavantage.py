@@ -380,18 +380,16 @@ class AlphaVantageTransport:
 
 def number(value: object) -> float | None:
     """An Alpha Vantage number (a JSON string, maybe with `%`); None for the missing markers."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
+    if type(value) is not str:  # Alpha Vantage sends numbers as strings: the rest is rare
+        if isinstance(value, bool) or value is None or not isinstance(value, int | float):
+            return None
         return float(value) if math.isfinite(value) else None
-    if not isinstance(value, str):
-        return None
     try:  # the common case, a plain number: float() strips whitespace and refuses every missing marker
         result = float(value)
     except ValueError:
         pass
     else:
-        return result if math.isfinite(result) else None
+        return result if result - result == 0.0 else None  # NaN exactly when result is NaN or infinite
     text = value.strip().removesuffix("%").replace(",", "")
     if text in MISSING:
         return None
@@ -737,11 +735,12 @@ def _non_cash_working_capital(bs: _Report) -> tuple[float, str] | None:
 def _working_capital_changes(balance: dict[date, _Report], kind: PeriodType) -> dict[date, Figure]:
     low, high = _GAP_DAYS[kind]
     ends = sorted(balance)
+    working_capital = {end: _non_cash_working_capital(balance[end]) for end in ends}  # each once, not per pair
     result = {}
     for previous, end in pairwise(ends):
         if not low <= (end - previous).days <= high:
             continue
-        before, after = _non_cash_working_capital(balance[previous]), _non_cash_working_capital(balance[end])
+        before, after = working_capital[previous], working_capital[end]
         if before is None or after is None:
             continue
         formula = after[1] if after[1] == before[1] else f"{before[1]}→{after[1]}"
@@ -758,8 +757,10 @@ def _period(kind: PeriodType, end: date, reports: Mapping[str, _Report], wc_chan
     for line, alternatives in DIRECT_LINES.items():
         for statement, field in alternatives:
             report = reports.get(statement)
-            value = report.get(field) if report else None
-            if report is not None and value is not None:
+            if report is None:
+                continue
+            value = number(report.row.get(field))
+            if value is not None:
                 figures[line] = report.figure(field, abs(value) if line in MAGNITUDE_LINES else value)
                 break
     if (bs := reports.get(BS)) is not None and (debt := _total_debt(bs)) is not None:
