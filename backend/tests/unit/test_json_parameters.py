@@ -31,3 +31,13 @@ def test_keys_that_are_not_strings_become_strings_as_json_dumps_makes_them() -> 
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
 def test_non_finite_numbers_become_null(bad: float) -> None:
     assert json.loads(json_dumps({"x": bad})) == {"x": None}
+
+
+def test_what_orjson_cannot_write_goes_through_json_dumps() -> None:
+    big = {"cik": 10**30, "nested": [2**64]}
+    assert json.loads(json_dumps(big)) == big
+
+
+def test_what_neither_can_write_is_still_an_error() -> None:
+    with pytest.raises(TypeError):
+        json_dumps({"x": object()})

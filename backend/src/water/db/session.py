@@ -8,6 +8,7 @@ succeeds and is dropped on rollback.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -57,8 +58,13 @@ def json_dumps(value: Any) -> str:
     """JSON and JSONB parameters, by orjson: several times faster than json.dumps on the statement
     figures and run results Water stores. Keys that are not strings become strings, as json.dumps
     makes them; NaN and infinity become null (json.dumps writes `NaN`, which PostgreSQL refuses; no
-    stored value holds one: parsers map them to None and the engine refuses to output them)."""
-    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    stored value holds one: parsers map them to None and the engine refuses to output them).
+    What orjson cannot write (an integer beyond 64 bits, valid JSON a user may send in a free-form
+    field such as a company's identifiers) goes through json.dumps, as before."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value)
 
 
 def get_engine() -> Engine:

@@ -103,6 +103,15 @@ def test_every_method_runs(committed_client: TestClient, covered: Covered, valua
     assert run["result"]["reverse_dcf"]["outputs"]
 
 
+def test_an_assumption_beyond_64_bits_is_stored(committed_client: TestClient, covered: Covered) -> None:
+    """JSON numbers may have any number of digits. The JSONB writer (orjson) cannot write an integer
+    beyond 64 bits and falls back to json.dumps, so such an assumption is kept as given, not a 500."""
+    body = {"methods": ["fcff_ginzu"], "assumptions": {"fcff_ginzu": {"shares_outstanding": 10**30}}}
+    response = _submit(committed_client, covered, body)
+    assert response.status_code == 202, response.text
+    assert response.json()["assumptions"]["assumptions"]["fcff_ginzu"]["shares_outstanding"] == 10**30
+
+
 def test_bad_assumptions_are_422_with_paths_and_nothing_queued(committed_client: TestClient, covered: Covered) -> None:
     before_runs = _count_runs(covered)
     before_queue = get_redis().llen(Queue.default.value)
