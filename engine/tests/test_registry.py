@@ -51,6 +51,12 @@ def test_plain_outputs_and_rows() -> None:
     assert out["schedule"] == [{"year": 1, "label": "x", "v": 0.5}, {"year": 2, "label": None, "v": None}]
 
 
+def test_integers_too_large_for_a_float_are_plain_json() -> None:
+    out = echo({"a": 10**400, "b": 1.0}, {"count": [10**400, 1]})
+    assert out["outputs"]["a"] == 10**400
+    assert [row["count"] for row in out["schedule"]] == [10**400, 1]
+
+
 def test_finite_values_whose_sum_overflows_are_accepted() -> None:
     # The one-pass check sums every value; finite values can overflow together and must pass.
     out = echo({"a": 1e308, "b": 1e308}, {"v": [1e308, 1e308], "w": [-1e308, 1e308]})

@@ -175,7 +175,10 @@ def _flat_json_ready(value: dict[str, Any]) -> bool:
     values = value.values()
     if not (_SCALAR_TYPES.issuperset(map(type, values)) and _STR.issuperset(map(type, value))):
         return False
-    total = sum(filter(None, values), 0.0)
+    try:
+        total = sum(filter(None, values), 0.0)
+    except OverflowError:  # an int too large for a float: valid JSON, left to `_json_ready`
+        return False
     return total - total == 0.0
 
 
@@ -206,7 +209,7 @@ def _numbers_finite(columns: Sequence[Sequence[Any]]) -> bool:
     """
     try:
         total = sum(filter(None, chain.from_iterable(columns)), 0.0)
-    except TypeError:
+    except (TypeError, OverflowError):  # text or containers; an int too large for a float
         total = math.nan
     if type(total) is float and total - total == 0.0:
         return True
