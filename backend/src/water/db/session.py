@@ -59,8 +59,8 @@ def json_dumps(value: Any) -> str:
     figures and run results Water stores. Keys that are not strings become strings, as json.dumps
     makes them; NaN and infinity become null (json.dumps writes `NaN`, which PostgreSQL refuses; no
     stored value holds one: parsers map them to None and the engine refuses to output them).
-    What orjson cannot write (an integer beyond 64 bits, valid JSON a user may send in a free-form
-    field such as a company's identifiers) goes through json.dumps, as before."""
+    What orjson cannot write (an integer beyond 64 bits, valid JSON an analyst may send in a run's
+    assumptions) goes through json.dumps, as before."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
