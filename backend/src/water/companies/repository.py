@@ -30,14 +30,6 @@ ONE_LIVE = (
 )
 _GET = select(Company).where(*ONE_LIVE)
 _READ = select(*(Company.__table__.c[name] for name in CompanyRead.model_fields)).where(*ONE_LIVE)
-_MARKET_SUBJECT = select(
-    Company.id, Company.ticker, Company.currency, Company.price_currency, Company.financials_revision
-).where(*ONE_LIVE)
-
-
-async def read_market_subject(organization_id: uuid.UUID, company_id: uuid.UUID) -> reads.Row | None:
-    """What a market-data read needs of the company (ticker, currencies, financials revision), in the event loop."""
-    return await reads.fetch_one(_MARKET_SUBJECT, {"organization_id": organization_id, "company_id": company_id})
 
 
 async def read_live(organization_id: uuid.UUID, company_id: uuid.UUID) -> reads.Row | None:

@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from ..auth.dependencies import DbSession, Reader, Writer
 from ..auth.principal import Principal
-from ..companies import repository as companies_repository
 from ..companies import service as companies
 from ..companies.schemas import CompanyRead
 from ..config import get_settings
@@ -195,7 +194,9 @@ async def get_financials(
     financials revision (bumped in the commit that replaces its periods), so a read after the
     first is the company SELECT alone.
     """
-    company = await _market_subject(principal, company_id)
+    company = await market_repository.read_financials_subject(principal.organization_id, company_id)
+    if company is None:
+        raise NotFound("No such company.")
     price_currency = company["price_currency"] or company["currency"]
     key = (company_id, company["financials_revision"], period_type, price_currency)
     bodies = _financials_bodies()
@@ -220,14 +221,6 @@ async def get_financials(
 @functools.cache
 def _financials_bodies() -> RenderedBodies:
     return RenderedBodies(get_settings().financials_cache_mb * 1_048_576)
-
-
-async def _market_subject(principal: Principal, company_id: uuid.UUID) -> reads.Row:
-    """The company's id, ticker and currencies, read in the event loop; 404 unless it is the caller's."""
-    company = await companies_repository.read_market_subject(principal.organization_id, company_id)
-    if company is None:
-        raise NotFound("No such company.")
-    return company
 
 
 @router.get("/companies/{company_id}/market-inputs")

@@ -55,6 +55,8 @@ _QUOTE_SUBJECT = (
     )
     .where(*ONE_LIVE)
 )
+# What the financials read needs of a live company: its currencies and the version of its periods.
+_FINANCIALS_SUBJECT = select(Company.currency, Company.price_currency, Company.financials_revision).where(*ONE_LIVE)
 _SNAPSHOT_BODY = select(MarketDataSnapshot.symbol, MarketDataSnapshot.body, MarketDataSnapshot.content_type).where(
     MarketDataSnapshot.id == bindparam("snapshot_id")
 )
@@ -66,6 +68,12 @@ async def read_quote_subject(organization_id: uuid.UUID, company_id: uuid.UUID) 
     organization's."""
     params = {"organization_id": organization_id, "company_id": company_id, "dataset": "quote"}
     return await reads.fetch_one(_QUOTE_SUBJECT, params)
+
+
+async def read_financials_subject(organization_id: uuid.UUID, company_id: uuid.UUID) -> reads.Row | None:
+    """The live company's currencies and financials revision, in one statement awaited in the event
+    loop; None unless the company is the organization's."""
+    return await reads.fetch_one(_FINANCIALS_SUBJECT, {"organization_id": organization_id, "company_id": company_id})
 
 
 async def read_snapshot_body(snapshot_id: uuid.UUID) -> reads.Row | None:
