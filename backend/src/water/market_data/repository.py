@@ -4,24 +4,56 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, delete, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import DateTime, Table, bindparam, delete, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..companies.repository import ONE_LIVE
 from ..db import reads
 from ..models import Company, CompanyDataset, FinancialPeriod, MarketDataSnapshot, StatementImport
 from .schemas import FinancialPeriodRead
 
-_INSERT_PERIODS = insert(cast(Table, FinancialPeriod.__table__))
+_FINANCIAL_PERIODS = cast(Table, FinancialPeriod.__table__)
+_DELETE_PERIODS = delete(_FINANCIAL_PERIODS).where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
+# A company's periods go to PostgreSQL as one JSON array, expanded there (jsonb_to_recordset): one
+# parameter instead of eleven per row, each of which SQLAlchemy and psycopg would process in Python
+# (a refresh stores about 25 periods). Every row shares the company's columns and one timestamp.
+_INSERT_PERIODS = text(
+    """
+    INSERT INTO financial_periods (id, organization_id, company_id, source_kind, statement_import_id,
+                                   period_type, fiscal_date_ending, currency, figures, created_at, updated_at)
+    SELECT gen_random_uuid(), CAST(:organization_id AS uuid), CAST(:company_id AS uuid), CAST(:source_kind AS text),
+           CAST(:statement_import_id AS uuid), p.period_type, p.fiscal_date_ending, p.currency, p.figures,
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM jsonb_to_recordset(:periods) AS p(period_type text, fiscal_date_ending date, currency text, figures jsonb)
+    """
+).bindparams(bindparam("periods", type_=JSONB), bindparam("now", type_=DateTime(timezone=True)))
 _COMPANIES = cast(Table, Company.__table__)
 _BUMP_FINANCIALS_REVISION = (
     update(_COMPANIES)
     .where(_COMPANIES.c.id == bindparam("company_id"))
     .values(financials_revision=_COMPANIES.c.financials_revision + 1)
+)
+# What a refresh writes on the company row, in one statement (Core: the ORM's unit of work would
+# flush each attribute change on its own, at the next query).
+_RECORD_REFRESH = (
+    update(_COMPANIES)
+    .where(_COMPANIES.c.id == bindparam("company_id"))
+    .values(price_currency=bindparam("new_price_currency"), market_data_refreshed_at=bindparam("refreshed_at"))
+)
+# The refresh's reads, on the tables (Core): selects of mapped attributes go through the ORM's query machinery.
+_DATASETS = cast(Table, CompanyDataset.__table__)
+_DATASET_POINTERS = select(_DATASETS.c.dataset, _DATASETS.c.snapshot_ids).where(
+    _DATASETS.c.company_id == bindparam("company_id")
+)
+_PERIOD_SOURCES = (
+    select(_FINANCIAL_PERIODS.c.source_kind)
+    .where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
+    .distinct()
 )
 _NEW_DATASET = insert(cast(Table, CompanyDataset.__table__))
 # Executed with a list of rows (executemany): one compiled statement for any number of datasets.
@@ -119,10 +151,8 @@ class MarketDataRepository:
 
     def dataset_pointers(self, company_id: uuid.UUID) -> dict[str, list[uuid.UUID]]:
         """Every recorded dataset of the company → the snapshot ids it points at (one query)."""
-        rows = self.session.execute(
-            select(CompanyDataset.dataset, CompanyDataset.snapshot_ids).where(CompanyDataset.company_id == company_id)
-        )
-        return {dataset: list(ids) for dataset, ids in rows}
+        rows = self.session.execute(_DATASET_POINTERS, {"company_id": company_id})
+        return {str(dataset): list(cast(list[uuid.UUID], ids)) for dataset, ids in rows}
 
     def record_datasets(
         self,
@@ -147,10 +177,16 @@ class MarketDataRepository:
         if rows:
             self.session.execute(_UPSERT_DATASETS, rows)
 
+    def record_refresh(self, company: Company, price_currency: str | None, refreshed_at: datetime) -> None:
+        """Store the company's price currency and refresh time; the object shows them, not marked as changed."""
+        params = {"company_id": company.id, "new_price_currency": price_currency, "refreshed_at": refreshed_at}
+        self.session.execute(_RECORD_REFRESH, params)
+        set_committed_value(company, "price_currency", price_currency)
+        set_committed_value(company, "market_data_refreshed_at", refreshed_at)
+
     def period_sources(self, company_id: uuid.UUID) -> set[str]:
         """The source kinds of the company's stored periods ("provider", "import")."""
-        query = select(FinancialPeriod.source_kind).where(FinancialPeriod.company_id == company_id).distinct()
-        return set(self.session.scalars(query))
+        return set(self.session.scalars(_PERIOD_SOURCES, {"company_id": company_id}))
 
     def dataset(self, company_id: uuid.UUID, dataset: str) -> CompanyDataset | None:
         return self.session.get(CompanyDataset, (company_id, dataset))
@@ -171,18 +207,18 @@ class MarketDataRepository:
         with the new periods, in the same commit.
         """
         self.session.execute(_BUMP_FINANCIALS_REVISION, {"company_id": company.id})
-        self.session.execute(delete(FinancialPeriod).where(FinancialPeriod.company_id == company.id))
+        self.session.execute(_DELETE_PERIODS, {"company_id": company.id})
         if not periods:
             return
-        common = {
+        params = {
             "organization_id": company.organization_id,
             "company_id": company.id,
             "source_kind": source_kind,
             "statement_import_id": import_id,
+            "now": datetime.now(UTC),
+            "periods": periods,
         }
-        # One multi-row INSERT from a cached compiled statement (Core: no ORM objects, no bulk-ORM layer);
-        # ids and timestamps come from the column defaults.
-        self.session.execute(_INSERT_PERIODS, [{**common, **period} for period in periods])
+        self.session.execute(_INSERT_PERIODS, params)
 
     def periods(self, company_id: uuid.UUID, period_type: str | None = None) -> list[FinancialPeriod]:
         query = select(FinancialPeriod).where(FinancialPeriod.company_id == company_id)

@@ -225,6 +225,7 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
         and [str(i) for i in current.get(dataset, ())] == _ids(*responses[dataset])
         and (dataset != "statements" or repo.period_sources(company.id) == {"provider"})
     ]
+    price_currency = company.price_currency
     for dataset in REFRESH_DATASETS:
         if dataset in unchanged:
             continue
@@ -233,7 +234,7 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
             _store_statements(repo, company, periods, statement_raws)
         elif dataset == "overview":
             profile, _ = replay.company_profile(symbol)
-            company.price_currency = (profile.currency or company.price_currency or company.currency).upper()
+            price_currency = (profile.currency or price_currency or company.currency).upper()
         elif dataset == "daily_prices":
             replay.check_daily_prices(symbol, full=True)  # the bars are built by the reads that use them
         else:
@@ -244,7 +245,7 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
                 "splits": replay.splits,
             }[dataset](symbol)
     repo.record_datasets(company, {d: (_ids(*rs), _latest(*rs)) for d, rs in responses.items()}, current=current)
-    company.market_data_refreshed_at = datetime.now(UTC)
+    repo.record_refresh(company, price_currency, datetime.now(UTC))
     return {
         "company_id": str(company.id),
         "symbol": symbol,

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -66,11 +66,15 @@ def store_many(responses: Sequence[RawResponse]) -> list[str]:
     return [str(ids[d]) for d in digests]
 
 
+_SNAPSHOTS = cast(Table, MarketDataSnapshot.__table__)
+# Core, on the table: a select of mapped attributes would go through the ORM's query machinery.
+_IDS_OF = select(_SNAPSHOTS.c.content_hash, _SNAPSHOTS.c.id).where(
+    _SNAPSHOTS.c.content_hash.in_(bindparam("digests", expanding=True))
+)
+
+
 def _ids_of(session: Session, digests: list[str]) -> dict[str, uuid.UUID]:
-    query = select(MarketDataSnapshot.content_hash, MarketDataSnapshot.id).where(
-        MarketDataSnapshot.content_hash.in_(digests)
-    )
-    return dict(session.execute(query).all())
+    return dict(session.execute(_IDS_OF, {"digests": digests}).all())
 
 
 def _row(digest: str, response: RawResponse) -> dict[str, Any]:

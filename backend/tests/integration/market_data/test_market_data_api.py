@@ -311,7 +311,7 @@ def test_import_template_and_all_or_nothing_import(client: TestClient, factory: 
     )
 
 
-def test_import_a_filled_template(client: TestClient, factory: Factory) -> None:
+def test_import_a_filled_template(client: TestClient, factory: Factory, db: Session) -> None:
     org = factory.organization()
     analyst = org.as_role("analyst")
     company = factory.company(analyst, name="Family Bakery", ticker=None, is_private=True)
@@ -332,6 +332,12 @@ def test_import_a_filled_template(client: TestClient, factory: Factory) -> None:
     )
     assert response.status_code == 201, response.text
     assert response.json()["periods"] == 2
+    stored = db.execute(
+        select(FinancialPeriod.statement_import_id, FinancialPeriod.source_kind, FinancialPeriod.organization_id).where(
+            FinancialPeriod.company_id == uuid.UUID(company["id"])
+        )
+    ).all()
+    assert [(str(i), kind, str(o)) for i, kind, o in stored] == [(response.json()["id"], "import", org.id)] * 2
     periods = client.get(f"/api/companies/{company['id']}/financials", headers=analyst.headers).json()["periods"]
     latest = next(p for p in periods if p["fiscal_date_ending"] == "2024-12-31")
     assert latest["currency"] == "EUR"
