@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -27,7 +28,7 @@ _CLAIM = (
         ),
     )
     .values(status=JobStatus.running, attempts=_JOBS.c.attempts + 1, started_at=bindparam("now"))
-    .returning(_JOBS.c.attempts)
+    .returning(_JOBS.c.attempts, _JOBS.c.organization_id, _JOBS.c.payload)
 )
 _FINISH = (
     update(_JOBS)
@@ -45,6 +46,16 @@ _FINISH = (
 )
 
 
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What the work of a claimed job reads of it, returned by the claim itself (no second query)."""
+
+    id: uuid.UUID
+    organization_id: uuid.UUID
+    payload: dict[str, Any]
+    attempt: int
+
+
 class JobRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -55,11 +66,14 @@ class JobRepository:
     def get(self, organization_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
         return self.session.scalar(select(Job).where(Job.id == job_id, Job.organization_id == organization_id))
 
-    def claim(self, job_id: uuid.UUID, lease: timedelta) -> int | None:
-        """Move a queued job (or a running one whose lease ran out) to running; its attempt number, or None."""
+    def claim(self, job_id: uuid.UUID, lease: timedelta) -> ClaimedJob | None:
+        """Move a queued job (or a running one whose lease ran out) to running; the job as claimed, or None."""
         now = datetime.now(UTC)
-        attempt = self.session.scalar(_CLAIM, {"job_id": job_id, "lease_started_before": now - lease, "now": now})
-        return int(attempt) if attempt is not None else None
+        row = self.session.execute(_CLAIM, {"job_id": job_id, "lease_started_before": now - lease, "now": now}).first()
+        if row is None:
+            return None
+        attempts, organization_id, payload = row
+        return ClaimedJob(job_id, cast(uuid.UUID, organization_id), cast(dict[str, Any], payload), cast(int, attempts))
 
     def finish(
         self, job_id: uuid.UUID, attempt: int, status: JobStatus, *, result: Any = None, error: Any = None

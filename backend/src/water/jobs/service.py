@@ -28,7 +28,7 @@ from ..models.job import JobStatus
 from ..models.user import Role
 from ..worker.enqueue import enqueue_after_commit, send_now
 from ..worker.queues import CLAIM_LEASE, OVERDUE, RESEND_AFTER
-from .repository import JobRepository
+from .repository import ClaimedJob, JobRepository
 
 LEASE = CLAIM_LEASE
 
@@ -76,19 +76,19 @@ def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     return job
 
 
-def _claim(job_id: uuid.UUID) -> int | None:
+def _claim(job_id: uuid.UUID) -> ClaimedJob | None:
     """Claim in a transaction of its own, committed at once, so that `running` is visible while the work runs."""
     with side_session() as claim_session:
-        attempt = JobRepository(claim_session).claim(job_id, LEASE)
+        claimed = JobRepository(claim_session).claim(job_id, LEASE)
         claim_session.commit()
-        return attempt
+        return claimed
 
 
-def run_job(session: Session, job_id: str, work: Callable[[Session, Job], dict[str, Any]]) -> str:
+def run_job(session: Session, job_id: str, work: Callable[[Session, ClaimedJob], dict[str, Any]]) -> str:
     """Claim the job, then run `work` and record its result together in the caller's transaction."""
     repo = JobRepository(session)
-    attempt = _claim(uuid.UUID(job_id))
-    if attempt is None:
+    job = _claim(uuid.UUID(job_id))
+    if job is None:
         state = repo.status_of(uuid.UUID(job_id))
         if state is None:
             log.warning("job.missing", job_id=job_id)
@@ -98,14 +98,12 @@ def run_job(session: Session, job_id: str, work: Callable[[Session, Job], dict[s
             remaining = (started_at + LEASE - datetime.now(UTC)).total_seconds()
             raise JobBusy(max(1.0, remaining))
         return f"already {status.value}"
-    job = session.get(Job, uuid.UUID(job_id))
-    assert job is not None
     try:
         result = work(session, job)
     except RetryLater as later:
-        _release(job.id, attempt)
+        _release(job.id, job.attempt)
         raise JobBusy(later.retry_in) from later
-    repo.finish(job.id, attempt, JobStatus.succeeded, result=result)
+    repo.finish(job.id, job.attempt, JobStatus.succeeded, result=result)
     return "succeeded"
 
 
@@ -123,8 +121,8 @@ def fail_job(job_id: str, error: dict[str, Any]) -> None:
         own.commit()
 
 
-def probe_work(queue: str) -> Callable[[Session, Job], dict[str, Any]]:
-    def work(session: Session, job: Job) -> dict[str, Any]:
+def probe_work(queue: str) -> Callable[[Session, ClaimedJob], dict[str, Any]]:
+    def work(session: Session, job: ClaimedJob) -> dict[str, Any]:
         time.sleep(float(job.payload.get("sleep_seconds", 0)))
         system = Principal(organization_id=job.organization_id, role=Role.admin)
         audit.record(session, system, action="job.probe", object_type="job", object_id=job.id, after={"queue": queue})

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from ..auth.principal import Principal
 from ..jobs import service as jobs
-from ..models import Company, Job
+from ..jobs.repository import ClaimedJob
+from ..models import Company
 from ..models.user import Role
 from ..worker.queues import SOFT_TIME_LIMIT, Queue
 from ..worker.task import water_task
@@ -23,7 +24,7 @@ log = structlog.get_logger("water.market_data")
 WORK_BUDGET_SECONDS = SOFT_TIME_LIMIT - 3
 
 
-def _refresh_work(session: Session, job: Job) -> dict[str, Any]:
+def _refresh_work(session: Session, job: ClaimedJob) -> dict[str, Any]:
     company = session.get(Company, uuid.UUID(job.payload["company_id"]))
     if company is None or company.deleted_at is not None:
         return {"skipped": "the company no longer exists"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -21,6 +21,9 @@ from ..models.job import JobStatus
 from ..models.valuation_run import RunStatus
 from ..redis_client import get_redis_bytes
 from . import service
+
+if TYPE_CHECKING:
+    from ..jobs.repository import ClaimedJob
 
 FORMATS = {
     "pdf": ("application/pdf", "report.pdf"),
@@ -109,7 +112,7 @@ def _export_job(session: Session, principal: Principal, run: ValuationRun, fmt: 
     return pending or jobs.create_job(session, principal, kind, {"run_id": str(run.id), "format": fmt}, export_run)
 
 
-def render_for_job(session: Session, job: Job) -> dict[str, Any]:
+def render_for_job(session: Session, job: ClaimedJob) -> dict[str, Any]:
     """Worker side: render and keep the file for an hour."""
     run = session.get(ValuationRun, uuid.UUID(job.payload["run_id"]))
     if run is None:
