@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import ARRAY, String, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
@@ -67,9 +67,11 @@ def store_many(responses: Sequence[RawResponse]) -> list[str]:
 
 
 _SNAPSHOTS = cast(Table, MarketDataSnapshot.__table__)
-# Core, on the table: a select of mapped attributes would go through the ORM's query machinery.
+# Core, on the table (a select of mapped attributes would go through the ORM's query machinery), with
+# the hashes as one array parameter: the SQL text never changes, so psycopg prepares it on the server,
+# where an expanding IN list is rewritten for each execution.
 _IDS_OF = select(_SNAPSHOTS.c.content_hash, _SNAPSHOTS.c.id).where(
-    _SNAPSHOTS.c.content_hash.in_(bindparam("digests", expanding=True))
+    _SNAPSHOTS.c.content_hash == any_(bindparam("digests", type_=ARRAY(String)))
 )
 
 
