@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -36,6 +37,16 @@ def test_non_finite_numbers_become_null(bad: float) -> None:
 def test_what_orjson_cannot_write_goes_through_json_dumps() -> None:
     big = {"cik": 10**30, "nested": [2**64]}
     assert json.loads(json_dumps(big)) == big
+
+
+def test_dates_are_written_as_orjson_writes_them_on_either_path() -> None:
+    day, moment = date(2024, 12, 31), datetime(2024, 12, 31, 16, 30, tzinfo=UTC)
+    assert json.loads(json_dumps({"end": day, "at": moment})) == {"end": "2024-12-31", "at": moment.isoformat()}
+    assert json.loads(json_dumps({"end": day, "at": moment, "cik": 10**30})) == {
+        "end": "2024-12-31",
+        "at": moment.isoformat(),
+        "cik": 10**30,
+    }
 
 
 def test_what_neither_can_write_is_still_an_error() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
+from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
@@ -60,11 +61,18 @@ def json_dumps(value: Any) -> str:
     makes them; NaN and infinity become null (json.dumps writes `NaN`, which PostgreSQL refuses; no
     stored value holds one: parsers map them to None and the engine refuses to output them).
     What orjson cannot write (an integer beyond 64 bits, valid JSON an analyst may send in a run's
-    assumptions) goes through json.dumps, as before."""
+    assumptions) goes through json.dumps, as before, writing dates as orjson does (ISO 8601: a
+    refresh's periods go to PostgreSQL as one JSON document, their period ends in it)."""
     try:
         return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
     except TypeError:
-        return json.dumps(value)
+        return json.dumps(value, default=_iso_date)
+
+
+def _iso_date(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
 def get_engine() -> Engine:

@@ -55,7 +55,7 @@ _PERIOD_SOURCES = (
     .where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
     .distinct()
 )
-_NEW_DATASET = insert(cast(Table, CompanyDataset.__table__))
+_NEW_DATASET = insert(_DATASETS)
 # Executed with a list of rows (executemany): one compiled statement for any number of datasets.
 _UPSERT_DATASETS = _NEW_DATASET.on_conflict_do_update(
     index_elements=["company_id", "dataset"],
