@@ -135,19 +135,14 @@ class MarketDataRepository:
             return  # unchanged (a cache hit): no write, so concurrent reads never queue on this row's lock
         # Same snapshots fetched again (the provider answered the same bytes) move `fetched_at` on: the
         # quote read trusts a pointer fetched within the quote TTL (market_data.endpoints).
-        statement = insert(CompanyDataset).values(
-            company_id=company.id,
-            dataset=dataset,
-            organization_id=company.organization_id,
-            snapshot_ids=ids,
-            fetched_at=fetched_at,
-        )
-        self.session.execute(
-            statement.on_conflict_do_update(
-                index_elements=["company_id", "dataset"],
-                set_={"snapshot_ids": ids, "fetched_at": fetched_at},
-            )
-        )
+        row = {
+            "company_id": company.id,
+            "dataset": dataset,
+            "organization_id": company.organization_id,
+            "snapshot_ids": ids,
+            "fetched_at": fetched_at,
+        }
+        self.session.execute(_UPSERT_DATASETS, row)
 
     def dataset_pointers(self, company_id: uuid.UUID) -> dict[str, list[uuid.UUID]]:
         """Every recorded dataset of the company → the snapshot ids it points at (one query)."""

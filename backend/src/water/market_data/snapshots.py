@@ -24,11 +24,12 @@ def content_hash(response: RawResponse) -> str:
     return digest.hexdigest()
 
 
+_SNAPSHOTS = cast(Table, MarketDataSnapshot.__table__)
 # One statement object for every batch: executed with a list of rows, SQLAlchemy sends it as one
 # multi-row INSERT ("insertmanyvalues") from a compiled form it caches, where a `.values([...])` built
 # per batch was compiled again each time (8% of a refresh's CPU). Core, not ORM: no bulk-ORM layer.
 _INSERT_NEW = (
-    insert(cast(Table, MarketDataSnapshot.__table__))
+    insert(_SNAPSHOTS)
     .on_conflict_do_nothing(index_elements=["content_hash"])
     .returning(MarketDataSnapshot.content_hash, MarketDataSnapshot.id)
 )
@@ -66,7 +67,6 @@ def store_many(responses: Sequence[RawResponse]) -> list[str]:
     return [str(ids[d]) for d in digests]
 
 
-_SNAPSHOTS = cast(Table, MarketDataSnapshot.__table__)
 # Core, on the table (a select of mapped attributes would go through the ORM's query machinery), with
 # the hashes as one array parameter: the SQL text never changes, so psycopg prepares it on the server,
 # where an expanding IN list is rewritten for each execution.
