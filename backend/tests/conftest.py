@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -75,10 +76,18 @@ def db(connection: Connection, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sess
     factory = sessionmaker(bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint")
     monkeypatch.setattr(db_session, "_factory", factory)
     monkeypatch.setattr(db_session, "_side_factory", factory)
+    monkeypatch.setattr(db_session, "_side_connect", lambda: _savepoint_on(connection))
     monkeypatch.setattr(db_reads, "_reads", db_reads.SessionReads())
     session = factory()
     yield session
     session.close()
+
+
+@contextmanager
+def _savepoint_on(connection: Connection) -> Iterator[Connection]:
+    """The test's connection for a side statement (`side_autocommit`), inside a savepoint of its own."""
+    with connection.begin_nested():
+        yield connection
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,15 @@ succeeds and is dropped on rollback.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from datetime import date, datetime
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
 import orjson
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Settings, get_settings
@@ -101,16 +102,45 @@ def new_session() -> Session:
 def side_session() -> Session:
     """A session for a short transaction of its own, from a separate small pool.
 
-    For work that must commit independently of the caller's transaction (claims, snapshot
-    stores, revocations) while the caller still holds its connection: drawing that second
-    connection from the main pool could starve it (every connection held by a request
-    waiting for a second one), so side transactions have their own pool.
+    For work that must commit independently of the caller's transaction (a job's failure, a
+    revocation) while the caller still holds its connection: drawing that second connection
+    from the main pool could starve it (every connection held by a request waiting for a
+    second one), so side transactions have their own pool, shared with `side_autocommit`.
     """
-    global _side_engine, _side_factory
+    global _side_factory
     if _side_factory is None:
-        _side_engine = make_engine(get_settings(), pool_size=5)
-        _side_factory = sessionmaker(bind=_side_engine, expire_on_commit=False)
+        _side_factory = sessionmaker(bind=_side(), expire_on_commit=False)
     return _side_factory()
+
+
+@contextmanager
+def side_autocommit() -> Iterator[Connection]:
+    """A connection from the side pool on which every statement commits by itself.
+
+    For side writes that are one statement (a job's claim), or statements each of which may
+    stand alone (snapshots: every insert is whole, and content-addressed). No BEGIN and no
+    COMMIT: two round trips and the Session's transaction bookkeeping fewer than
+    `side_session`, for what a worker does on every job. The pool puts the connection's
+    usual isolation level back when it is returned.
+    """
+    with (_side_connect or _autocommit_connect)() as connection:
+        yield connection
+
+
+def _autocommit_connect() -> Connection:
+    return _side().connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+# Tests that roll their transaction back replace this, as they replace the session factories, so
+# that side statements join the test's transaction.
+_side_connect: Callable[[], AbstractContextManager[Connection]] | None = None
+
+
+def _side() -> Engine:
+    global _side_engine
+    if _side_engine is None:
+        _side_engine = make_engine(get_settings(), pool_size=5)
+    return _side_engine
 
 
 def after_commit(session: Session, callback: Callable[[], Any]) -> None:

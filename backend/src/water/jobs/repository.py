@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Connection, Table, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..models import Job
@@ -56,6 +56,19 @@ class ClaimedJob:
     attempt: int
 
 
+def claim(connection: Connection | Session, job_id: uuid.UUID, lease: timedelta) -> ClaimedJob | None:
+    """Move a queued job (or a running one whose lease ran out) to running; the job as claimed, or None.
+
+    One statement: on an autocommit connection (the worker's claim), it commits by itself.
+    """
+    now = datetime.now(UTC)
+    row = connection.execute(_CLAIM, {"job_id": job_id, "lease_started_before": now - lease, "now": now}).first()
+    if row is None:
+        return None
+    attempts, organization_id, payload = row
+    return ClaimedJob(job_id, cast(uuid.UUID, organization_id), cast(dict[str, Any], payload), cast(int, attempts))
+
+
 class JobRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
@@ -65,15 +78,6 @@ class JobRepository:
 
     def get(self, organization_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
         return self.session.scalar(select(Job).where(Job.id == job_id, Job.organization_id == organization_id))
-
-    def claim(self, job_id: uuid.UUID, lease: timedelta) -> ClaimedJob | None:
-        """Move a queued job (or a running one whose lease ran out) to running; the job as claimed, or None."""
-        now = datetime.now(UTC)
-        row = self.session.execute(_CLAIM, {"job_id": job_id, "lease_started_before": now - lease, "now": now}).first()
-        if row is None:
-            return None
-        attempts, organization_id, payload = row
-        return ClaimedJob(job_id, cast(uuid.UUID, organization_id), cast(dict[str, Any], payload), cast(int, attempts))
 
     def finish(
         self, job_id: uuid.UUID, attempt: int, status: JobStatus, *, result: Any = None, error: Any = None

@@ -21,14 +21,14 @@ from sqlalchemy.orm import Session
 
 from ..audit import service as audit
 from ..auth.principal import Principal
-from ..db.session import side_session
+from ..db.session import side_autocommit, side_session
 from ..errors import NotFound
 from ..models import Job
 from ..models.job import JobStatus
 from ..models.user import Role
 from ..worker.enqueue import enqueue_after_commit, send_now
 from ..worker.queues import CLAIM_LEASE, OVERDUE, RESEND_AFTER
-from .repository import ClaimedJob, JobRepository
+from .repository import ClaimedJob, JobRepository, claim
 
 LEASE = CLAIM_LEASE
 
@@ -77,11 +77,9 @@ def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
 
 
 def _claim(job_id: uuid.UUID) -> ClaimedJob | None:
-    """Claim in a transaction of its own, committed at once, so that `running` is visible while the work runs."""
-    with side_session() as claim_session:
-        claimed = JobRepository(claim_session).claim(job_id, LEASE)
-        claim_session.commit()
-        return claimed
+    """Claim in a statement of its own, committed at once, so that `running` is visible while the work runs."""
+    with side_autocommit() as connection:
+        return claim(connection, job_id, LEASE)
 
 
 def run_job(session: Session, job_id: str, work: Callable[[Session, ClaimedJob], dict[str, Any]]) -> str:

@@ -7,11 +7,10 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import ARRAY, String, Table, any_, bindparam, select
+from sqlalchemy import ARRAY, Connection, String, Table, any_, bindparam, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session
 
-from ..db.session import side_session
+from ..db.session import side_autocommit
 from ..models import MarketDataSnapshot
 from .providers.base import RawResponse
 
@@ -43,12 +42,14 @@ def store(response: RawResponse) -> str:
 def store_many(responses: Sequence[RawResponse]) -> list[str]:
     """Insert each response as a snapshot unless an identical one exists; their ids, in order.
 
-    One short transaction of its own for the whole batch, committed before returning: the
-    snapshots must exist before the cache points at them, whatever happens to the caller's
-    transaction. It first looks the content hashes up (bodies already stored are not sent
-    again: PostgreSQL would compress and write each one before finding the conflict), then
-    inserts the new ones in one multi-row INSERT … ON CONFLICT DO NOTHING RETURNING, and looks
-    up any that another transaction stored in between. Existing snapshots are never updated.
+    Committed before returning, on a connection of its own: the snapshots must exist before
+    the cache points at them, whatever happens to the caller's transaction. It first looks the
+    content hashes up (bodies already stored are not sent again: PostgreSQL would compress and
+    write each one before finding the conflict), then inserts the new ones in one multi-row
+    INSERT … ON CONFLICT DO NOTHING RETURNING, and looks up any that another transaction stored
+    in between. Each statement commits by itself (autocommit: no BEGIN or COMMIT round trip):
+    every insert is whole, and a snapshot stored without a pointer to it is harmless, since the
+    next store of the same bytes finds it. Existing snapshots are never updated.
     """
     if not responses:
         return []
@@ -56,14 +57,13 @@ def store_many(responses: Sequence[RawResponse]) -> list[str]:
     by_digest: dict[str, RawResponse] = {}
     for digest, response in zip(digests, responses, strict=True):
         by_digest.setdefault(digest, response)
-    with side_session() as session:
-        ids = _ids_of(session, list(by_digest))
+    with side_autocommit() as connection:
+        ids = _ids_of(connection, list(by_digest))
         if new := [d for d in by_digest if d not in ids]:
-            inserted = session.execute(_INSERT_NEW, [_row(d, by_digest[d]) for d in new])
+            inserted = connection.execute(_INSERT_NEW, [_row(d, by_digest[d]) for d in new])
             ids.update(inserted.all())
             if raced := [d for d in new if d not in ids]:
-                ids.update(_ids_of(session, raced))
-        session.commit()
+                ids.update(_ids_of(connection, raced))
     return [str(ids[d]) for d in digests]
 
 
@@ -75,8 +75,8 @@ _IDS_OF = select(_SNAPSHOTS.c.content_hash, _SNAPSHOTS.c.id).where(
 )
 
 
-def _ids_of(session: Session, digests: list[str]) -> dict[str, uuid.UUID]:
-    return dict(session.execute(_IDS_OF, {"digests": digests}).all())
+def _ids_of(connection: Connection, digests: list[str]) -> dict[str, uuid.UUID]:
+    return dict(connection.execute(_IDS_OF, {"digests": digests}).all())
 
 
 def _row(digest: str, response: RawResponse) -> dict[str, Any]:
