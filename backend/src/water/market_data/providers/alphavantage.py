@@ -87,6 +87,7 @@ from .base import (
     Split,
     SymbolMatch,
 )
+from .http import StdlibHTTPTransport
 
 PROVIDER = "alphavantage"
 MISSING = frozenset({"None", "none", "", "-", ".", "null", "N/A"})
@@ -297,12 +298,13 @@ def _unexpected(request: ProviderRequest, what: str) -> ProviderUnavailable:
 
 
 class AlphaVantageTransport:
-    """`GET {base_url}/query` over one pool of kept-alive httpx connections; every failure is classified.
+    """`GET {base_url}/query` as an `httpx.Request` over kept-alive connections; every failure is classified.
 
-    It sends through `httpx.HTTPTransport` (httpx's connection pool, with its limits and timeouts)
-    rather than an `httpx.Client`: the client's layers (cookie jar, redirects, auth, URL merging),
-    none of which an Alpha Vantage call uses, cost about as much CPU as the pool itself, and a
-    refresh makes nine calls per company.
+    It sends straight to an httpx transport rather than through an `httpx.Client`: the client's
+    layers (cookie jar, redirects, auth, URL merging), none of which an Alpha Vantage call uses,
+    cost about as much CPU as the transport, and a refresh makes nine calls per company. The
+    transport is `StdlibHTTPTransport` (http.client underneath, see providers/http.py) unless
+    one is given: any `httpx.BaseTransport` works.
     """
 
     def __init__(
@@ -320,9 +322,7 @@ class AlphaVantageTransport:
         self._timeout = timeout
         self._clock = clock
         self._owns_transport = transport is None
-        self._transport = transport or httpx.HTTPTransport(
-            limits=httpx.Limits(max_connections=20, max_keepalive_connections=10, keepalive_expiry=30.0)
-        )
+        self._transport = transport or StdlibHTTPTransport(max_keepalive=10, keepalive_expiry=30.0)
         self._headers = {"User-Agent": "water-market-data/1.0", "Accept": "application/json, text/csv"}
         self._extensions = {"timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict()}
 
