@@ -8,9 +8,10 @@ costs for the same call, and a refresh makes nine calls per company. This transp
 the provider relies on:
 
 * connection reuse: idle connections are kept per origin (at most `max_keepalive`, each for
-  `keepalive_expiry` seconds); one the server has closed meanwhile is noticed before it is used,
-  and a GET that fails on a reused connection before any byte of the answer arrived is sent
-  once more on a new one (the server may close an idle connection at any time);
+  `keepalive_expiry` seconds); one idle for a second or more is checked before use (a server
+  that closed it, or wrote to it, makes it readable), and a GET that fails on a reused
+  connection before any byte of the answer arrived is sent once more on a new one (a server
+  may close an idle connection at any time);
 * httpx's timeouts (the request's "timeout" extension: connect, then read/write per operation);
 * httpx's exceptions (ConnectError, ConnectTimeout, ReadTimeout, ReadError, WriteError,
   RemoteProtocolError), so callers catch `httpx.TimeoutException` and `httpx.HTTPError` as before;
@@ -31,6 +32,10 @@ from collections import defaultdict
 import httpx
 
 _Origin = tuple[str, str, int]
+# A connection idle for less than this is used without first checking that the server has not
+# closed it (a poll, a system call per request): servers close idle connections after seconds,
+# not milliseconds, and one that closes in between is caught by sending once more.
+_TRUSTED_IDLE = 1.0
 
 
 class _Idle:
@@ -132,7 +137,8 @@ class StdlibHTTPTransport(httpx.BaseTransport):
             idle = self._idle.get(origin)
             while idle:
                 entry = idle.pop()  # the most recently used: the least likely to have been closed
-                if now - entry.since < self._keepalive_expiry and not _readable(entry.connection):
+                idle_for = now - entry.since
+                if idle_for < self._keepalive_expiry and (idle_for < _TRUSTED_IDLE or not _readable(entry.connection)):
                     entry.connection.sock.settimeout(timeouts.get("read"))
                     return entry.connection, True
                 entry.connection.close()  # expired, or closed (or written to) by the server while idle
