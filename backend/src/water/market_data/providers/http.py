@@ -47,6 +47,8 @@ class _Idle:
 
 
 class StdlibHTTPTransport(httpx.BaseTransport):
+    """GET over kept-alive `http.client` connections, behind httpx's transport interface (see the module)."""
+
     def __init__(
         self, *, max_keepalive: int = 10, keepalive_expiry: float = 30.0, ssl_context: ssl.SSLContext | None = None
     ) -> None:
@@ -158,8 +160,11 @@ class StdlibHTTPTransport(httpx.BaseTransport):
         scheme, host, port = origin
         connection: http.client.HTTPConnection
         if scheme == "https":
-            context = self._ssl_context or ssl.create_default_context()
-            connection = http.client.HTTPSConnection(host, port, timeout=timeouts.get("connect"), context=context)
+            if self._ssl_context is None:  # made once: loading the system's certificates takes milliseconds
+                self._ssl_context = ssl.create_default_context()
+            connection = http.client.HTTPSConnection(
+                host, port, timeout=timeouts.get("connect"), context=self._ssl_context
+            )
         elif scheme == "http":
             connection = http.client.HTTPConnection(host, port, timeout=timeouts.get("connect"))
         else:
@@ -174,7 +179,8 @@ class StdlibHTTPTransport(httpx.BaseTransport):
             raise httpx.ConnectError(f"could not connect: {exc}", request=request) from None
         assert connection.sock is not None
         connection.sock.settimeout(timeouts.get("read"))
-        self.connections_opened += 1
+        with self._lock:
+            self.connections_opened += 1
         return connection
 
 
