@@ -13,8 +13,9 @@ the provider relies on:
   connection before any byte of the answer arrived is sent once more on a new one (a server
   may close an idle connection at any time);
 * httpx's timeouts (the request's "timeout" extension: connect, then read/write per operation);
-* httpx's exceptions (ConnectError, ConnectTimeout, ReadTimeout, ReadError, WriteError,
-  RemoteProtocolError), so callers catch `httpx.TimeoutException` and `httpx.HTTPError` as before;
+* httpx's exceptions (ConnectError, ConnectTimeout, ReadTimeout, ReadError for a connection
+  that fails while sending or reading, RemoteProtocolError for a closed or malformed answer), so
+  callers catch `httpx.TimeoutException` and `httpx.HTTPError` as before;
 * TLS for https origins, verified against the system's certificate store.
 
 HTTP/1.1 GETs without a body are what Alpha Vantage needs; other methods are refused.
