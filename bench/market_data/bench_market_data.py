@@ -130,6 +130,19 @@ class AliasingFake(FakeAlphaVantage):
 # --- processes -----------------------------------------------------------------------------
 
 
+def fake_in_child_process() -> tuple[subprocess.Popen[str], str]:
+    """An AliasingFake in a process of its own (for in-process measurements of Water: the fake's
+    threads then neither compete for the measured process's GIL nor count in its CPU); its URL."""
+    code = (
+        f"import sys, time; sys.path.insert(0, {str(Path(__file__).resolve().parent)!r}); "
+        "from bench_market_data import AliasingFake; "
+        "fake = AliasingFake().start(); print(fake.url, flush=True); time.sleep(24 * 3600)"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    return process, process.stdout.readline().strip()
+
+
 def self_cpu_seconds() -> float:
     times = os.times()
     return times.user + times.system

@@ -19,18 +19,18 @@ from __future__ import annotations
 import argparse
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import httpx
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-from procstat import cpu_model, load_avg  # noqa: E402
-from water.market_data.providers.alphavantage import AlphaVantageProvider, AlphaVantageTransport  # noqa: E402
-from water.market_data.providers.http import StdlibHTTPTransport  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_market_data import fake_in_child_process
+
+from procstat import cpu_model, load_avg
+from water.market_data.providers.alphavantage import AlphaVantageProvider, AlphaVantageTransport
+from water.market_data.providers.http import StdlibHTTPTransport
 
 CALLS_PER_COMPANY = 9
 
@@ -55,24 +55,12 @@ def cpu_ms_per_company(transport: AlphaVantageTransport, companies: int, first: 
     return (time.process_time() - started) * 1000 / companies
 
 
-def start_fake() -> tuple[subprocess.Popen[str], str]:
-    """The refresh benchmark's AliasingFake in a child process; its URL."""
-    code = (
-        f"import sys, time; sys.path.insert(0, {str(HERE)!r}); "
-        "from bench_market_data import AliasingFake; "
-        "fake = AliasingFake().start(); print(fake.url, flush=True); time.sleep(3600)"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--companies", type=int, default=40, help="companies (9 calls each) per round and transport")
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
-    fake, url = start_fake()
+    fake, url = fake_in_child_process()
     try:
         candidates = transports(url)
         for transport in candidates.values():  # warm: connections open, code paths taken

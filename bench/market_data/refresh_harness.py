@@ -27,48 +27,25 @@ import argparse
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-PG = os.environ.get("WATER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_market_data import PG, fake_in_child_process, water_env
+
 REDIS = os.environ.get("WATER_BENCH_HARNESS_REDIS", "redis://127.0.0.1:6379/8")
 DB = "water_bench_harness"
 WARM_UP = 3
-
-
-def start_fake() -> tuple[subprocess.Popen[str], str]:
-    code = (
-        f"import sys, time; sys.path.insert(0, {str(HERE)!r}); "
-        "from bench_market_data import AliasingFake; "
-        "fake = AliasingFake().start(); print(fake.url, flush=True); time.sleep(3600)"
-    )
-    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    return process, process.stdout.readline().strip()
 
 
 def configure(fake_url: str) -> None:
     import psycopg
     import redis
 
-    os.environ.update(
-        {
-            "WATER_DATABASE_URL": f"{PG}/{DB}",
-            "WATER_REDIS_URL": REDIS,
-            "WATER_ENVIRONMENT": "production",
-            "WATER_SECRET_KEY": "harness-" + "x" * 40,
-            "WATER_LOG_LEVEL": "WARNING",
-            "WATER_ALPHAVANTAGE_API_KEY": "BENCHKEY",
-            "WATER_ALPHAVANTAGE_BASE_URL": fake_url,
-            "WATER_MARKET_DATA_DEMO": "false",
-            "WATER_MARKET_DATA_REQUESTS_PER_SECOND": "100000",
-            "WATER_MARKET_DATA_BURST": "100000",
-            "WATER_MARKET_DATA_DAILY_BUDGET": "-1",
-            "WATER_MARKET_DATA_BENCHMARK": "DSPY",
-        }
-    )
+    os.environ.update(water_env(fake_url, Path(tempfile.mkdtemp(prefix="water-harness-"))))
+    os.environ.update({"WATER_DATABASE_URL": f"{PG}/{DB}", "WATER_REDIS_URL": REDIS})
     with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
         admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
         admin.execute(f"CREATE DATABASE {DB}")
@@ -112,7 +89,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("jobs", type=int, help="measured jobs (after three warm-up jobs)")
     args = parser.parse_args()
-    fake, url = start_fake()
+    fake, url = fake_in_child_process()
     try:
         configure(url)
         from water.jobs import service as jobs
