@@ -158,6 +158,9 @@ def up(args: argparse.Namespace) -> None:
     """Run everything; stop everything on Ctrl-C."""
     from .embedded import EmbeddedPostgres, EmbeddedRedis
 
+    # Ctrl-C must stop everything even when this process was started with SIGINT ignored, as a
+    # non-interactive shell starts a background job (`make test &`): Python then leaves it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     settings = _settings()
     data_dir = Path(settings.data_dir)
     data_dir.mkdir(parents=True, exist_ok=True)

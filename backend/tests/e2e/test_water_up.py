@@ -26,8 +26,18 @@ def _start(data_dir: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
     )
     water = str(Path(sys.executable).parent / "water")
     return subprocess.Popen(
-        [water, "up", "--concurrency", "1"], stdout=log.open("ab"), stderr=subprocess.STDOUT, env=env
+        [water, "up", "--concurrency", "1"],
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
+        env=env,
+        preexec_fn=_ignore_sigint,
     )
+
+
+def _ignore_sigint() -> None:
+    """Start `water up` as a non-interactive shell starts a background job (`make test &`), with
+    SIGINT ignored: the Ctrl-C below must stop it all the same."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _wait_ready(process: subprocess.Popen[bytes], port: int, log: Path, timeout: float = 90) -> float:
