@@ -56,10 +56,10 @@ class ClaimedJob:
     attempt: int
 
 
-def claim(connection: Connection | Session, job_id: uuid.UUID, lease: timedelta) -> ClaimedJob | None:
+def claim(connection: Connection, job_id: uuid.UUID, lease: timedelta) -> ClaimedJob | None:
     """Move a queued job (or a running one whose lease ran out) to running; the job as claimed, or None.
 
-    One statement: on an autocommit connection (the worker's claim), it commits by itself.
+    One statement: on the worker's autocommit connection (`side_autocommit`), it commits by itself.
     """
     now = datetime.now(UTC)
     row = connection.execute(_CLAIM, {"job_id": job_id, "lease_started_before": now - lease, "now": now}).first()
