@@ -125,3 +125,34 @@ def test_golden_cases() -> None:
         out = water_engine.run(case["request"])["outputs"]
         for key, expected in case["expected"].items():
             assert out[key] == pytest.approx(expected, rel=case.get("rel_tol", 0.0)), (path.name, key)
+
+
+@pytest.mark.parametrize("lines", [False, True])
+def test_schedule_rows_match_the_generic_builder(lines: bool) -> None:
+    """With FCFF given, the rows are dict displays (`_flow_rows`): the generic builder's rows, keys in order."""
+    import dataclasses
+
+    from water_engine.models.dcf_explicit import ExplicitConventions, compute
+    from water_engine.registry import Table, _table_rows
+
+    given: dict[str, Any] = (
+        {
+            "ebit": [100.0, 120.0],
+            "depreciation": [20.0, 22.0],
+            "capex": [30.0, 35.0],
+            "change_in_working_capital": [5.0, 6.0],
+            "tax_rate": 0.25,
+        }
+        if lines
+        else {"fcff": [100.0, -110.0, 121.5]}
+    )
+    inputs = from_dict(
+        ExplicitInputs, {**given, "discount_rate": 0.1, "terminal": {"method": "gordon", "growth": 0.02}}
+    )
+    table = compute(inputs, ExplicitConventions()).schedule
+    assert isinstance(table, Table)
+    assert (table.build_rows is None) == lines
+    built, _ = _table_rows(table)
+    generic, _ = _table_rows(dataclasses.replace(table, build_rows=None))
+    assert [list(row.items()) for row in built] == [list(row.items()) for row in generic]
+    assert list(built[0]) == list(table.keys)

@@ -25,6 +25,7 @@ Source: T. Koller, M. Goedhart, D. Wessels, "Valuation" (McKinsey, 7th ed., 2020
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -236,8 +237,18 @@ def compute(inputs: ExplicitInputs, conventions: ExplicitConventions) -> Result:
     schedule = Table(
         ("year", "fcff", "discount_factor", "pv_fcff", *(name for name, _ in lines)),
         (range(1, len(flows) + 1), flows, factors, pvs, *([float(v) for v in values] for _, values in lines)),
+        None if lines else _flow_rows,  # FCFF given (the usual request): rows as dict displays
     )
     return Result(outputs=outputs, schedule=schedule, warnings=warnings)
 
 
 _SCHEDULE_LINES = ("revenue", "ebit", "depreciation", "capex", "change_in_working_capital")
+
+
+def _flow_rows(columns: tuple[Sequence[Any], ...]) -> list[dict[str, Any]]:
+    """The rows of a schedule without forecast lines, keys in Table order (the generic builder's rows)."""
+    years, flows, factors, pvs = columns
+    return [
+        {"year": year, "fcff": fcff, "discount_factor": factor, "pv_fcff": pv}
+        for year, fcff, factor, pv in zip(years, flows, factors, pvs, strict=True)
+    ]
