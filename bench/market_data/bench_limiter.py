@@ -3,8 +3,8 @@
 Eight processes share one `water.market_data.quota.RateLimiter` (one Lua script in Redis) and
 ask for calls as fast as they can, in two ways:
 
-* waiting callers: each process loops on `acquire()`, which sleeps until the bucket has a token,
-  as the gateway does before a provider call. Reported: the calls granted, the rate they came at
+* waiting callers: each process loops on `acquire()`, which sleeps until the slot it is given,
+  as the gateway does before a provider call (all eight start at the same moment). Reported: the calls granted, the rate they came at
   against the plan, the busiest one-second window against the most the plan allows in one second
   (rate + burst), and each process's share (a limiter that starves some callers is no good);
 * spinning callers: each process loops on `try_acquire()` without waiting, with an unlimited plan,
@@ -19,6 +19,7 @@ Redis: WATER_BENCH_LIMITER_REDIS (default redis://127.0.0.1:6379/9), flushed at 
 from __future__ import annotations
 
 import argparse
+import math
 import multiprocessing
 import os
 import platform
@@ -63,12 +64,14 @@ def _waiting_caller(provider: str, scenario: Scenario, seconds: float, results: 
 
     limiter = RateLimiter(provider, Plan(scenario.requests_per_second, scenario.burst, scenario.daily_budget))
     grants: list[float] = []
+    limiter.state()  # connected to Redis before the start
+    time.sleep(math.ceil(time.time() + 0.5) - time.time())  # all start at one whole second: no head start
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
             limiter.acquire(max_wait=max(0.0, deadline - time.time()))
         except RateLimited:
-            break  # the next token comes after the deadline
+            break  # the next slot comes after the deadline
         grants.append(time.time())
     results.put(grants)
 
@@ -178,7 +181,7 @@ def main() -> None:
             f"Machine: {cpu_model()}, {os.cpu_count()} cores, Python {platform.python_version()}; {started}; "
             f"load {load_avg()} at the start. Redis {REDIS}. {PROCESSES} processes, {args.seconds:g} s per scenario.\n"
         )
-        print("Waiting callers (each process loops on `acquire()`, sleeping until a token is due):\n")
+        print("Waiting callers (each process loops on `acquire()`, sleeping until its call may be made):\n")
         print(
             "| Plan | Calls granted | Most the plan allows in that span | Rate after the burst, calls/s | "
             "Busiest 1 s window | Most allowed in 1 s (rate + burst) | Calls per process (min–max) | Within the plan |"

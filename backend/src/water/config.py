@@ -64,8 +64,8 @@ class Settings(BaseSettings):
     alphavantage_base_url: str = "https://www.alphavantage.co"
     alphavantage_timeout_seconds: float = 15.0
     # The shared limiter's plan. Defaults: the free tier's published limits (1 request/s burst, 25/day).
-    market_data_requests_per_second: float = 1.0
-    market_data_burst: int = 1
+    market_data_requests_per_second: float = Field(default=1.0, gt=0)
+    market_data_burst: int = Field(default=1, ge=1)
     market_data_daily_budget: int = 25
     market_data_demo: bool | None = None  # None: demo data exactly when no API key is set
     market_data_benchmark: str | None = None  # the beta benchmark; default SPY (DSPY with demo data)

@@ -59,3 +59,12 @@ def test_environment_variables_use_the_prefix(monkeypatch: pytest.MonkeyPatch) -
 def test_secrets_are_not_in_the_settings_repr() -> None:
     settings = Settings(**PRODUCTION)
     assert PRODUCTION["secret_key"] not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("market_data_requests_per_second", 0), ("market_data_burst", 0), ("market_data_burst", -1)]
+)
+def test_a_market_data_plan_that_could_never_grant_a_call_is_refused(field: str, value: float) -> None:
+    """The shared limiter divides by the rate and needs room for one call: a plan without either is an error at start."""
+    with pytest.raises(ValueError, match=field):
+        Settings(environment="development", **{field: value})

@@ -66,7 +66,7 @@ class Gateway:
 
         The cache is read in one round trip. Each miss is claimed in Redis first (single flight):
         a key another process is already fetching is waited for (its cache entry, up to
-        `FLIGHT_WAIT_SECONDS`) instead of fetched twice. When the limiter has a token for every
+        `FLIGHT_WAIT_SECONDS`) instead of fetched twice. When the limiter allows every
         miss at once, the misses are fetched together (`_call_together`), else one by one. The new
         responses are stored as snapshots in one transaction and cached in one round trip, also
         when a later call fails (throttled, past `deadline` on the monotonic clock, provider down),
@@ -97,8 +97,8 @@ class Gateway:
         deadline: float | None,
     ) -> None:
         """Fetch `misses`, store them as snapshots (one transaction) and cache them (one round trip)."""
-        # Every miss's token in one script call when the bucket and the day's budget have them all now,
-        # and then the calls are made together; otherwise one by one, each waiting for its token.
+        # Every miss in one script call when the rate and the day's budget allow them all now, and then
+        # the calls are made together; otherwise one by one, each waiting for its slot.
         prepaid = len(misses) if len(misses) > 1 and self.limiter.try_acquire(len(misses))[0] else 0
         fresh: list[tuple[int, RawResponse]] = []
         try:
@@ -124,7 +124,7 @@ class Gateway:
         deadline: float | None,
         fresh: list[tuple[int, RawResponse]],
     ) -> None:
-        """The misses' calls, their tokens already taken, made at the same time (FETCH_THREADS at most).
+        """The misses' calls, their slots already taken, made at the same time (FETCH_THREADS at most).
 
         A company's nine datasets then cost about the slowest call instead of the sum of all nine.
         Every successful response lands in `fresh` (in request order) before the first failure is

@@ -1,9 +1,15 @@
 """One provider rate limiter shared by every API and worker process (Redis, Lua, the server's clock).
 
 Two limits, checked and taken atomically in one script:
-- a token bucket for the burst rate (`requests_per_second`, capacity `burst`);
+- the burst rate (`requests_per_second`, at most `burst` calls at once after a quiet spell), kept
+  as a schedule of reservations (GCRA, the "generic cell rate algorithm": the same limit as a
+  token bucket of capacity `burst`, stored as the time the schedule is next free);
 - a daily budget (`daily_budget` calls per UTC day).
-The script uses Redis's own TIME, so every process sees one clock.
+A caller that must wait is given the next free slot in the schedule and sleeps until it: callers
+are served in the order they asked, each with one script call, where a bucket polled by sleeping
+callers serves whoever wakes first (eight processes on the free tier's one call a second: some got
+none in ten seconds, bench/market_data/bench_limiter.py). A slot further away than the caller
+will wait is not taken. The script uses Redis's own TIME, so every process sees one clock.
 """
 
 from __future__ import annotations
@@ -16,9 +22,12 @@ from ..config import Settings, get_settings
 from ..redis_client import get_redis
 from .errors import RateLimited
 
-# KEYS: bucket, day counter. ARGV: rate per second, burst, daily budget, cost, day ttl.
-# Returns {granted (0/1), wait milliseconds, scope (0 burst, 1 daily), used today, tokens*1000}.
-_ACQUIRE = """
+# KEYS: schedule (the time, in seconds on Redis's clock, at which every slot given so far has been
+# served), day counter. ARGV: rate per second, burst, daily budget, cost, day ttl in seconds, the
+# longest wait the caller accepts in seconds. Returns {granted (0/1), wait in microseconds (before
+# the calls may be made if granted; until a slot would be free if not; -1 for the daily budget),
+# scope (0 burst, 1 daily), calls used today}.
+_RESERVE = """
 pcall(redis.replicate_commands)
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
@@ -26,28 +35,28 @@ local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local budget = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
+local max_wait = tonumber(ARGV[6])
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
 if budget >= 0 and used + cost > budget then
-  return {0, -1, 1, used, 0}
+  return {0, -1, 1, used}
 end
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
-local tokens = tonumber(state[1]) or burst
-local ts = tonumber(state[2]) or now
-if now > ts then
-  tokens = math.min(burst, tokens + (now - ts) * rate)
+local free_at = tonumber(redis.call('GET', KEYS[1]) or '0')
+if free_at < now then
+  free_at = now
 end
-if tokens < cost then
-  local wait = (cost - tokens) / rate
-  redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-  redis.call('EXPIRE', KEYS[1], 3600)
-  return {0, math.ceil(wait * 1000), 0, used, math.floor(tokens * 1000)}
+local next_free_at = free_at + cost / rate
+-- Up to `burst` calls' worth of the schedule may lie ahead of now (a full bucket).
+local wait = next_free_at - burst / rate - now
+if wait < 0 then
+  wait = 0
 end
-tokens = tokens - cost
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
-redis.call('EXPIRE', KEYS[1], 3600)
+if wait > max_wait then
+  return {0, math.ceil(wait * 1000000), 0, used}
+end
+redis.call('SET', KEYS[1], string.format('%.6f', next_free_at), 'PX', math.ceil((next_free_at - now) * 1000) + 1000)
 used = redis.call('INCRBY', KEYS[2], cost)
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[5]))
-return {1, 0, 0, used, math.floor(tokens * 1000)}
+return {1, math.ceil(wait * 1000000), 0, used}
 """
 
 
@@ -85,43 +94,47 @@ class RateLimiter:
     def __init__(self, provider: str, plan: Plan | None = None) -> None:
         self.provider = provider
         self.plan = plan or Plan.from_settings(get_settings())
-        self._script = get_redis().register_script(_ACQUIRE)
+        self._script = get_redis().register_script(_RESERVE)
 
     def _keys(self) -> list[str]:
-        return [f"water:md:bucket:{self.provider}", f"water:md:day:{self.provider}:{_day()}"]
+        return [f"water:md:schedule:{self.provider}", f"water:md:day:{self.provider}:{_day()}"]
 
-    def try_acquire(self, cost: int = 1) -> tuple[bool, float, str]:
-        """Take `cost` calls if allowed now; else (False, seconds to wait, "burst" | "daily")."""
+    def _reserve(self, cost: int, max_wait: float) -> tuple[bool, float, str]:
+        """(granted, seconds to wait, "" | "burst" | "daily"): granted calls may be made after the wait."""
         plan = self.plan
-        granted, wait_ms, scope, _used, _tokens = self._script(
-            keys=self._keys(), args=[plan.requests_per_second, plan.burst, plan.daily_budget, cost, 2 * 86400]
+        granted, wait_us, scope, _used = self._script(
+            keys=self._keys(),
+            args=[plan.requests_per_second, plan.burst, plan.daily_budget, cost, 2 * 86400, max_wait],
         )
         if granted:
-            return True, 0.0, ""
+            return True, int(wait_us) / 1_000_000, ""
         if int(scope) == 1:
             return False, (_next_midnight() - datetime.now(UTC)).total_seconds(), "daily"
-        return False, int(wait_ms) / 1000, "burst"
+        return False, int(wait_us) / 1_000_000, "burst"
+
+    def try_acquire(self, cost: int = 1) -> tuple[bool, float, str]:
+        """Take `cost` calls if they may be made now; else (False, seconds to wait, "burst" | "daily")."""
+        return self._reserve(cost, 0.0)
 
     def acquire(self, cost: int = 1, *, max_wait: float = 5.0) -> None:
-        """Wait (up to `max_wait` seconds) for the burst limit; raise RateLimited past it or past the daily budget."""
-        deadline = time.monotonic() + max_wait
-        while True:
-            granted, wait, scope = self.try_acquire(cost)
-            if granted:
-                return
-            if scope == "daily":
-                raise RateLimited(
-                    f"The {self.provider} daily quota ({self.plan.daily_budget} calls) is used up; it resets at midnight UTC.",
-                    scope="daily",
-                    retry_after=int(wait) + 1,
-                )
-            if time.monotonic() + wait > deadline:
-                raise RateLimited(
-                    f"The {self.provider} request rate limit is reached; retry in a few seconds.",
-                    scope="burst",
-                    retry_after=int(wait) + 1,
-                )
-            time.sleep(wait)
+        """Take the next free slot and sleep until it (up to `max_wait` seconds); raise RateLimited
+        when the slot is further away than that (no slot is taken) or the daily budget is used up."""
+        granted, wait, scope = self._reserve(cost, max_wait)
+        if granted:
+            if wait > 0:
+                time.sleep(wait)
+            return
+        if scope == "daily":
+            raise RateLimited(
+                f"The {self.provider} daily quota ({self.plan.daily_budget} calls) is used up; it resets at midnight UTC.",
+                scope="daily",
+                retry_after=int(wait) + 1,
+            )
+        raise RateLimited(
+            f"The {self.provider} request rate limit is reached; retry in a few seconds.",
+            scope="burst",
+            retry_after=int(wait) + 1,
+        )
 
     def state(self) -> QuotaState:
         used = int(get_redis().get(self._keys()[1]) or 0)
