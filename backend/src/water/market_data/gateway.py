@@ -104,11 +104,11 @@ class Gateway:
         try:
             if prepaid:
                 self._call_together(requests, misses, deadline, fresh)
-            else:  # one by one, each waiting for its token
+            else:  # one by one, each waiting for its slot
                 for i in misses:
                     if deadline is not None and time.monotonic() > deadline:
                         raise RateLimited("Paused to stay within the task time limit.", scope="burst", retry_after=1)
-                    fresh.append((i, self._call(requests[i])))
+                    fresh.append((i, self._call(requests[i], deadline=deadline)))
         finally:
             if fresh:
                 ids = snapshots.store_many([response for _, response in fresh])
@@ -163,11 +163,16 @@ class Gateway:
             pending = [i for i in pending if results[i] is None]
         return pending
 
-    def _call(self, request: ProviderRequest, *, prepaid: bool = False) -> RawResponse:
-        """One provider call: a token from the shared limiter (waiting up to max_wait) unless `prepaid`, then the transport."""
+    def _call(self, request: ProviderRequest, *, prepaid: bool = False, deadline: float | None = None) -> RawResponse:
+        """One provider call: a slot from the shared limiter unless `prepaid`, then the transport.
+
+        The wait for the slot is at most `max_wait`, and never past `deadline` (a worker's task
+        must stop before Celery's soft time limit, to be retried rather than killed).
+        """
         try:
             if not prepaid:
-                self.limiter.acquire(max_wait=self.max_wait)
+                longest = self.max_wait if deadline is None else min(self.max_wait, deadline - time.monotonic())
+                self.limiter.acquire(max_wait=max(0.0, longest))
         except RateLimited as exc:
             provider_throttles.labels(self.provider, exc.scope).inc()
             raise

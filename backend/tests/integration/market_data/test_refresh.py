@@ -63,11 +63,11 @@ def _uncached_company(client: TestClient, factory: Factory, symbol: str = "DAQI"
     return company_id
 
 
-def _refresh(company_id: uuid.UUID) -> dict[str, Any]:
+def _refresh(company_id: uuid.UUID, budget: float = 60) -> dict[str, Any]:
     with new_session() as session:
         company = session.get(Company, company_id)
         assert company is not None
-        result = service.refresh_company(session, company, deadline=time.monotonic() + 60)
+        result = service.refresh_company(session, company, deadline=time.monotonic() + budget)
         session.commit()
     return result
 
@@ -231,6 +231,30 @@ def test_a_throttled_refresh_keeps_every_response_it_fetched(
     result = _refresh(company_id)
     assert fake_alphavantage.total_requests - calls == 5
     assert result["provider_calls"] == 5
+
+
+def test_a_refresh_never_waits_for_a_slot_beyond_its_deadline(
+    committed_client: TestClient,
+    committed_factory: Factory,
+    fake_alphavantage: FakeAlphaVantage,
+    fake_gateway: gateway.Gateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker's refresh stops at its deadline (before Celery's soft time limit), so it is retried
+    rather than killed: it does not sleep towards a call slot that comes after the deadline, even
+    when the gateway would wait that long for an API request, and it leaves that slot to others."""
+    company_id = _uncached_company(committed_client, committed_factory, "DAQI")
+    limiter = RateLimiter(f"test-{uuid.uuid4().hex}", Plan(requests_per_second=0.5, burst=4, daily_budget=-1))
+    monkeypatch.setattr(fake_gateway, "limiter", limiter)  # four calls now, the fifth 2 s later
+    assert fake_gateway.max_wait >= 2
+    calls = fake_alphavantage.total_requests
+    started = time.monotonic()
+    with pytest.raises(RateLimited) as throttled:
+        _refresh(company_id, budget=0.5)
+    assert time.monotonic() - started < 1.5
+    assert throttled.value.scope == "burst"
+    assert fake_alphavantage.total_requests - calls == 4
+    assert limiter.state().used_today == 4
 
 
 def test_a_refresh_takes_its_misses_tokens_at_once_and_never_more_than_the_bucket_holds(
