@@ -213,7 +213,7 @@ def test_prices_interval_and_range(client: TestClient, factory: Factory) -> None
 
 
 def _refresh(client: TestClient, org: Org, company_id: str) -> None:
-    """Run the refresh in-process (the worker path is tested in test_refresh_worker.py)."""
+    """Run the refresh in-process (the worker path: integration/worker/test_refresh_worker.py)."""
     from water.db.session import new_session
     from water.market_data import service
     from water.models import Company
