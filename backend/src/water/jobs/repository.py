@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, bindparam, or_, select, update
+from sqlalchemy import Connection, RowMapping, Table, bindparam, insert, literal, or_, select, update
 from sqlalchemy.orm import Session
 
-from ..models import Job
+from ..models import Company, Job
 from ..models.job import JobStatus
 
 # The worker's statements on a job row, built once on the table (Core): an ORM-enabled
@@ -46,6 +46,33 @@ _FINISH = (
 )
 
 
+_COMPANIES = cast(Table, Company.__table__)
+# A queued job for one of the organization's live listed companies, in one statement: the company
+# check and the insert together, instead of an ORM read of the company and a unit-of-work flush.
+_QUEUE_FOR_LISTED_COMPANY = (
+    insert(_JOBS)
+    .from_select(
+        ["id", "organization_id", "kind", "status", "payload", "request_id", "created_by_id"],
+        select(
+            bindparam("job_id", type_=_JOBS.c.id.type),
+            _COMPANIES.c.organization_id,
+            bindparam("kind", type_=_JOBS.c.kind.type),
+            literal(JobStatus.queued, type_=_JOBS.c.status.type),
+            bindparam("payload", type_=_JOBS.c.payload.type),
+            bindparam("request_id", type_=_JOBS.c.request_id.type),
+            bindparam("created_by_id", type_=_JOBS.c.created_by_id.type),
+        ).where(
+            _COMPANIES.c.id == bindparam("company_id"),
+            _COMPANIES.c.organization_id == bindparam("organization_id"),
+            _COMPANIES.c.deleted_at.is_(None),
+            _COMPANIES.c.ticker.is_not(None),
+            _COMPANIES.c.is_private.is_(False),
+        ),
+    )
+    .returning(*_JOBS.c)
+)
+
+
 @dataclass(frozen=True)
 class ClaimedJob:
     """What the work of a claimed job reads of it, returned by the claim itself (no second query)."""
@@ -75,6 +102,30 @@ class JobRepository:
 
     def add(self, job: Job) -> None:
         self.session.add(job)
+
+    def queue_for_listed_company(
+        self,
+        job_id: uuid.UUID,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        company_id: uuid.UUID,
+        organization_id: uuid.UUID,
+        request_id: str | None,
+        created_by_id: uuid.UUID | None,
+    ) -> RowMapping | None:
+        """Insert a queued job when `company_id` is a live listed company of the organization; the
+        job's row, or None (no such company in the organization, or a private one)."""
+        params = {
+            "job_id": job_id,
+            "kind": kind,
+            "payload": payload,
+            "company_id": company_id,
+            "organization_id": organization_id,
+            "request_id": request_id,
+            "created_by_id": created_by_id,
+        }
+        return self.session.execute(_QUEUE_FOR_LISTED_COMPANY, params).mappings().first()
 
     def get(self, organization_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
         return self.session.scalar(select(Job).where(Job.id == job_id, Job.organization_id == organization_id))

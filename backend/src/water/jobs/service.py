@@ -17,6 +17,7 @@ from typing import Any
 
 import structlog
 from celery import Task
+from sqlalchemy import RowMapping
 from sqlalchemy.orm import Session
 
 from ..audit import service as audit
@@ -67,6 +68,26 @@ def create_job(session: Session, principal: Principal, kind: str, payload: dict[
     session.flush()
     enqueue_after_commit(session, task, str(job.id))
     return job
+
+
+def create_job_for_listed_company(
+    session: Session, principal: Principal, kind: str, company_id: uuid.UUID, task: Task
+) -> RowMapping | None:
+    """`create_job` with payload {"company_id": ...} when the company is one of the organization's live
+    listed companies, checked and inserted in one statement (a user's refresh: the API's hot write);
+    the job's row, or None when the company is not such a company."""
+    row = JobRepository(session).queue_for_listed_company(
+        uuid.uuid4(),
+        kind,
+        {"company_id": str(company_id)},
+        company_id=company_id,
+        organization_id=principal.organization_id,
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        created_by_id=principal.user_id,
+    )
+    if row is not None:
+        enqueue_after_commit(session, task, str(row["id"]))
+    return row
 
 
 def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:

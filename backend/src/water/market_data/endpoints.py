@@ -24,7 +24,6 @@ from ..config import get_settings
 from ..db import reads
 from ..db.session import run_in_new_session, run_in_transaction
 from ..errors import InvalidInput, NotFound, PayloadTooLarge
-from ..jobs import service as jobs
 from ..jobs.schemas import JobRead
 from ..kit.etag import Rendered, RenderedBodies, etag_json, render_json, respond
 from . import cache, service
@@ -235,17 +234,12 @@ def _market_inputs(session: Session, principal: Principal, company_id: uuid.UUID
 
 
 @router.post("/companies/{company_id}/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)
-def refresh_company(company_id: uuid.UUID, principal: Writer, session: DbSession, response: Response) -> JobRead:
+async def refresh_company(company_id: uuid.UUID, principal: Writer, session: DbSession, response: Response) -> JobRead:
     """Fetch the company's market data again on a worker; poll the returned job."""
-    from .tasks import refresh_company_task
-
-    company = companies.get_company(session, principal, company_id)
-    service._ticker(company)  # private companies have nothing to fetch: 422 now rather than a failed job
-    job = jobs.create_job(
-        session, principal, "market_data.refresh", {"company_id": str(company.id)}, refresh_company_task
-    )
+    # One thread-pool hop: the job's insert (with the company check), the commit, then the send.
+    job = await run_in_transaction(session, service.queue_refresh, session, principal, company_id)
     response.headers["Location"] = f"/api/jobs/{job.id}"
-    return JobRead.model_validate(job)
+    return job
 
 
 @router.get("/market-data/quota", response_model=QuotaRead)

@@ -19,7 +19,9 @@ from ..companies import service as companies
 from ..companies.schemas import CompanyCreate
 from ..config import get_settings
 from ..db.session import side_session
-from ..errors import InvalidInput
+from ..errors import InvalidInput, NotFound
+from ..jobs import service as jobs
+from ..jobs.schemas import JobRead
 from ..models import Company, StatementImport
 from .canonical import PeriodType, StatementPeriod
 from .errors import MarketDataError, ProviderUnavailable, RateLimited
@@ -364,6 +366,20 @@ def _remember(company: Company, dataset: str, raw: RawResponse) -> None:
 
 
 _REMEMBERED: dict[tuple[uuid.UUID, str], tuple[tuple[str, ...], datetime]] = {}
+
+
+def queue_refresh(session: Session, principal: Principal, company_id: uuid.UUID) -> JobRead:
+    """Queue a refresh of a listed company (sent to a worker when the caller commits); 404 for a company
+    the organization does not have, 422 for a private one (it has nothing to fetch)."""
+    from .tasks import refresh_company_task
+
+    job = jobs.create_job_for_listed_company(
+        session, principal, "market_data.refresh", company_id, refresh_company_task
+    )
+    if job is None:
+        _ticker(companies.get_company(session, principal, company_id))  # says which: NotFound or InvalidInput
+        raise NotFound("No such company.")  # deleted in between
+    return JobRead.model_validate(job)
 
 
 def _ticker(company: Company) -> str:
