@@ -102,6 +102,8 @@ class RateLimiter:
     def _reserve(self, cost: int, max_wait: float) -> tuple[bool, float, str]:
         """(granted, seconds to wait, "" | "burst" | "daily"): granted calls may be made after the wait."""
         plan = self.plan
+        if cost > plan.burst:  # more calls at once than the plan ever allows (the schedule would grant them late)
+            return False, cost / plan.requests_per_second, "burst"
         granted, wait_us, scope, _used = self._script(
             keys=self._keys(),
             args=[plan.requests_per_second, plan.burst, plan.daily_budget, cost, 2 * 86400, max_wait],

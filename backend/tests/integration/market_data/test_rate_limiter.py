@@ -110,6 +110,17 @@ def test_a_slot_beyond_the_wait_is_not_taken() -> None:
     assert limiter.state().used_today == 2
 
 
+def test_more_calls_at_once_than_the_burst_are_never_granted() -> None:
+    """A batch larger than the burst would be more calls at once than the plan allows, however long
+    it waited for its slot: it is refused (the gateway then makes its calls one by one)."""
+    limiter = RateLimiter(f"test-{uuid.uuid4().hex[:8]}", Plan(requests_per_second=100, burst=3, daily_budget=-1))
+    assert limiter.try_acquire(4)[0] is False
+    with pytest.raises(RateLimited):
+        limiter.acquire(4, max_wait=60)
+    assert limiter.state().used_today == 0
+    assert limiter.try_acquire(3)[0] is True
+
+
 def test_daily_budget_is_exact_across_processes() -> None:
     plan = Plan(requests_per_second=10_000, burst=10_000, daily_budget=30)
     grants = _run(plan, 1.0)
