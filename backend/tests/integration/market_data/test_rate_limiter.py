@@ -91,22 +91,23 @@ def test_waiting_processes_are_served_in_turn_within_the_plan() -> None:
     worst = max(sum(1 for t in grants if start <= t < start + 1.0) for start in grants)
     assert worst <= plan.requests_per_second + plan.burst
     shares = sorted(len(process) for process in per_process)
-    assert shares[-1] - shares[0] <= 2, shares  # in turn: 1; a process held up by a busy machine: 2
+    assert shares[-1] - shares[0] <= 3, shares  # in turn: 1; processes held up by a busy machine: 2 or 3
 
 
 def test_a_slot_beyond_the_wait_is_not_taken() -> None:
     """A refused caller leaves the schedule as it was: the next caller waits no longer for it."""
-    limiter = RateLimiter(f"test-{uuid.uuid4().hex[:8]}", Plan(requests_per_second=4, burst=1, daily_budget=10))
+    limiter = RateLimiter(f"test-{uuid.uuid4().hex[:8]}", Plan(requests_per_second=2, burst=1, daily_budget=10))
     limiter.acquire()
+    first = time.monotonic()
     with pytest.raises(RateLimited) as excinfo:
-        limiter.acquire(max_wait=0.05)  # the next slot is 0.25 s away
+        limiter.acquire(max_wait=0.01)  # the next slot is 0.5 s after the first call
     assert excinfo.value.retry_after == 1
     granted, wait, _scope = limiter.try_acquire()
     assert not granted
-    assert 0.1 < wait <= 0.25
-    started = time.monotonic()
+    assert 0 < wait <= 0.5
     limiter.acquire()
-    assert 0.1 < time.monotonic() - started < 0.25 + 0.1  # the slot after the first, not after the refused ones
+    # The slot right after the first call's, not one after the refused calls' (1.0 or 1.5 s).
+    assert 0.5 - 0.01 <= time.monotonic() - first < 0.5 + 0.4
     assert limiter.state().used_today == 2
 
 
