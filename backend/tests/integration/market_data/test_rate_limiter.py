@@ -97,8 +97,8 @@ def test_waiting_processes_are_served_in_turn_within_the_plan() -> None:
 def test_a_slot_beyond_the_wait_is_not_taken() -> None:
     """A refused caller leaves the schedule as it was: the next caller waits no longer for it."""
     limiter = RateLimiter(f"test-{uuid.uuid4().hex[:8]}", Plan(requests_per_second=2, burst=1, daily_budget=10))
-    limiter.acquire()
     first = time.monotonic()
+    limiter.acquire()
     with pytest.raises(RateLimited) as excinfo:
         limiter.acquire(max_wait=0.01)  # the next slot is 0.5 s after the first call
     assert excinfo.value.retry_after == 1
