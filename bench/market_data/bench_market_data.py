@@ -861,7 +861,7 @@ def main() -> None:
                 f"| {run.provider_calls} | {run.provider_calls / run.companies:.2f} "
                 f"| {run.distinct_symbols * CALLS_PER_COMPANY} ({run.distinct_symbols} symbols × 9) "
                 f"| {run.worker_cpu_s:.1f} | {run.worker_cpu_s * 1000 / run.companies:.0f} "
-                f"| {run.api_cpu_s:.1f} | {run.driver_cpu_s:.1f} | {run.load} "
+                f"| {run.api_cpu_s:.2f} | {run.driver_cpu_s:.2f} | {run.load} "
                 f"| {yes(run.per_second >= TARGET_COMPANIES_PER_S)} |"
             )
         if inputs:  # not with --refresh-only
