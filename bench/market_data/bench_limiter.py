@@ -19,7 +19,6 @@ Redis: WATER_BENCH_LIMITER_REDIS (default redis://127.0.0.1:6379/9), flushed at 
 from __future__ import annotations
 
 import argparse
-import math
 import multiprocessing
 import os
 import platform
@@ -58,15 +57,23 @@ WAITING = (
 )
 
 
-def _waiting_caller(provider: str, scenario: Scenario, seconds: float, results: Any) -> None:
+def _start_together(start: Any) -> float:
+    """Wait for all the processes, then sleep to the moment the last to arrive set: no head start,
+    however long the forks took."""
+    barrier, moment = start
+    barrier.wait(timeout=60)
+    time.sleep(max(0.0, moment.value - time.time()))
+    return float(moment.value)
+
+
+def _waiting_caller(provider: str, scenario: Scenario, seconds: float, start: Any, results: Any) -> None:
     from water.market_data.errors import RateLimited
     from water.market_data.quota import Plan, RateLimiter
 
     limiter = RateLimiter(provider, Plan(scenario.requests_per_second, scenario.burst, scenario.daily_budget))
     grants: list[float] = []
     limiter.state()  # connected to Redis before the start
-    time.sleep(math.ceil(time.time() + 0.5) - time.time())  # all start at one whole second: no head start
-    deadline = time.time() + seconds
+    deadline = _start_together(start) + seconds
     while time.time() < deadline:
         try:
             limiter.acquire(max_wait=max(0.0, deadline - time.time()))
@@ -76,13 +83,14 @@ def _waiting_caller(provider: str, scenario: Scenario, seconds: float, results: 
     results.put(grants)
 
 
-def _spinning_caller(provider: str, budget: int, seconds: float, results: Any) -> None:
+def _spinning_caller(provider: str, budget: int, seconds: float, start: Any, results: Any) -> None:
     from water.market_data.quota import Plan, RateLimiter
 
     limiter = RateLimiter(provider, Plan(1e9, 1_000_000_000, budget))
     grants: list[float] = []
     latencies: list[float] = []
-    deadline = time.time() + seconds
+    limiter.state()
+    deadline = _start_together(start) + seconds
     while time.time() < deadline:
         started = time.perf_counter()
         granted, _wait, _scope = limiter.try_acquire()
@@ -95,7 +103,13 @@ def _spinning_caller(provider: str, budget: int, seconds: float, results: Any) -
 def _in_processes(target: Any, args: tuple[Any, ...], seconds: float) -> list[Any]:
     context = multiprocessing.get_context("fork")
     results = context.Queue()
-    processes = [context.Process(target=target, args=(*args, results)) for _ in range(PROCESSES)]
+    moment = context.Value("d", 0.0)
+
+    def set_moment() -> None:  # run by the last process to reach the barrier
+        moment.value = time.time() + 0.1
+
+    start = (context.Barrier(PROCESSES, action=set_moment), moment)
+    processes = [context.Process(target=target, args=(*args, start, results)) for _ in range(PROCESSES)]
     for process in processes:
         process.start()
     outcome = [results.get(timeout=seconds + 60) for _ in processes]

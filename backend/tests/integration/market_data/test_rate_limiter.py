@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import multiprocessing
 import time
 import uuid
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -15,10 +16,39 @@ from water.market_data.quota import Plan, RateLimiter
 PROCESSES = 8
 
 
-def _hammer(provider: str, plan: Plan, seconds: float, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+@dataclass(frozen=True)
+class StartLine:
+    """Where the processes meet before they start: a barrier, and the moment it sets for all of them."""
+
+    barrier: Any
+    moment: Any
+
+    @classmethod
+    def create(cls, context: Any) -> StartLine:
+        moment = context.Value("d", 0.0)
+
+        def set_moment() -> None:  # run by one process once all have arrived
+            moment.value = time.time() + 0.1
+
+        return cls(context.Barrier(PROCESSES, action=set_moment), moment)
+
+
+def _start_together(limiter: RateLimiter, start: StartLine) -> float:
+    """Connect to Redis, wait for every process to get here, then sleep to the common start moment.
+
+    The moment is set once all have arrived, so a process forked late on a busy machine gets no less
+    time than the others (a start at the next whole second failed that way in CI: a process whose
+    fork crossed the second started a second later and got a smaller share)."""
+    limiter.state()
+    start.barrier.wait(timeout=60)
+    time.sleep(max(0.0, start.moment.value - time.time()))
+    return float(start.moment.value)
+
+
+def _hammer(provider: str, plan: Plan, seconds: float, start: StartLine, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     limiter = RateLimiter(provider, plan)
     grants: list[float] = []
-    deadline = time.time() + seconds
+    deadline = _start_together(limiter, start) + seconds
     while time.time() < deadline:
         granted, _wait, _scope = limiter.try_acquire()
         if granted:
@@ -26,16 +56,11 @@ def _hammer(provider: str, plan: Plan, seconds: float, results: multiprocessing.
     results.put(grants)
 
 
-def _wait_in_turn(provider: str, plan: Plan, seconds: float, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """As the gateway does: `acquire()` (sleeping until the slot it is given), then the call.
-
-    Every process starts at the same whole second, so that none has a head start from forking first.
-    """
+def _wait_in_turn(provider: str, plan: Plan, seconds: float, start: StartLine, results: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """As the gateway does: `acquire()` (sleeping until the slot it is given), then the call."""
     limiter = RateLimiter(provider, plan)
     grants: list[float] = []
-    limiter.state()  # connected before the start
-    time.sleep(math.ceil(time.time() + 0.5) - time.time())
-    deadline = time.time() + seconds
+    deadline = _start_together(limiter, start) + seconds
     while True:
         try:
             limiter.acquire(max_wait=deadline - time.time())
@@ -49,7 +74,8 @@ def _per_process(plan: Plan, seconds: float, target=_hammer) -> list[list[float]
     provider = f"test-{uuid.uuid4().hex[:8]}"
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
-    workers = [context.Process(target=target, args=(provider, plan, seconds, results)) for _ in range(PROCESSES)]
+    start = StartLine.create(context)
+    workers = [context.Process(target=target, args=(provider, plan, seconds, start, results)) for _ in range(PROCESSES)]
     for worker in workers:
         worker.start()
     per_process = [results.get(timeout=seconds + 30) for _ in workers]
