@@ -25,6 +25,9 @@ process: `FakeAlphaVantage` from backend/tests/fakes, answering from the generat
 
     .venv/bin/python bench/market_data/bench_market_data.py [--rounds 2] [--duration 10] [--profile DIR]
 
+`--api-workers N` runs the API as N uvicorn processes (the Kubernetes base runs 2 API replicas,
+one process each); server CPU is then the sum over them.
+
 `--profile DIR` also records py-spy (raw collapsed stacks) of the API during one extra wrk run
 per cached endpoint and of both workers during an extra distinct refresh run.
 
@@ -236,9 +239,15 @@ def water_env(fake_url: str, data_dir: Path) -> dict[str, str]:
     }
 
 
-def start_api(env: dict[str, str], logs: Path) -> tuple[subprocess.Popen[bytes], str]:
+def api_processes(workers: int) -> str:
+    if workers == 1:
+        return "one uvicorn worker (`water api`), "
+    return f"{workers} uvicorn workers (`water api --workers {workers}`; the deployment runs API replicas), "
+
+
+def start_api(env: dict[str, str], logs: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
     log = logs / "api.log"
-    process = start([str(VENV_BIN / "water"), "api"], env, log)
+    process = start([str(VENV_BIN / "water"), "api", "--workers", str(workers)], env, log)
     base = f"http://{HOST}:{PORT}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -590,6 +599,9 @@ def main() -> None:
         "--skip-as-shipped", action="store_true", help="skip the extra refresh runs with the fake's Nagle left on"
     )
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--api-workers", type=int, default=1, help="uvicorn processes of the API (`water api --workers N`)"
+    )
     args = parser.parse_args()
     global NICE_WRK
     NICE_WRK = not args.wrk_normal_priority
@@ -626,7 +638,7 @@ def main() -> None:
         )
         if migrate.returncode != 0:
             sys.exit(f"water migrate failed:\n{migrate.stdout}\n{migrate.stderr}")
-        api, base = start_api(env, logs)
+        api, base = start_api(env, logs, args.api_workers)
         worker = start_worker(env, logs, "all", "low_priority,default,high_priority", 2)
         wait_worker_ready(worker, 2, logs / "worker-all.log")
 
@@ -800,8 +812,8 @@ def main() -> None:
                 "### Cached reads (target: p99 ≤ 10 ms under 32 connections)",
                 "",
                 f"`{'nice -n 19 ' if NICE_WRK else ''}wrk -t2 -c32 -d{args.duration}s --latency` with a Bearer JWT, "
-                "one uvicorn worker (`water api`), "
-                f"{args.rounds} interleaved round(s) after a {args.warmup} s warm-up each; company DAQI refreshed "
+                + api_processes(args.api_workers)
+                + f"{args.rounds} interleaved round(s) after a {args.warmup} s warm-up each; company DAQI refreshed "
                 "by a worker first. Provider calls = the fake server's requests during the run. "
                 f"Water: {source}.",
                 "",
