@@ -156,3 +156,134 @@ def test_schedule_rows_match_the_generic_builder(lines: bool) -> None:
     generic, _ = _table_rows(dataclasses.replace(table, build_rows=None))
     assert [list(row.items()) for row in built] == [list(row.items()) for row in generic]
     assert list(built[0]) == list(table.keys)
+
+
+# --- A cost of capital per forecast year (`discount_rates`) -----------------------------------
+#
+# Cumulated discounting, DF_t = DF_{t-1} / (1 + r_t): Damodaran, "Investment Valuation" (3rd ed.),
+# ch. 15 (a changing cost of capital is compounded through the years, not applied as r_t^t), and
+# the "Cumulated discount factor" row of his fcffsimpleginzu.xlsx ("Valuation output").
+
+
+def _path_inputs(rates: list[float] | float, **terminal: Any) -> dict[str, Any]:
+    key = "discount_rates" if isinstance(rates, list) else "discount_rate"
+    return {"fcff": [110.0, 132.0, 165.0], key: rates, "terminal": {"method": "gordon", "growth": 0.05, **terminal}}
+
+
+def test_three_year_rate_path_by_hand() -> None:
+    # 10%, 20%, 25%: DF = 1/1.1, 1/1.32, 1/1.65, so each year's PV is 100; the Gordon value at the
+    # last year's 25% is 165 x 1.05 / 0.20 = 866.25, discounted with DF_3: 866.25 / 1.65 = 525.
+    result = water_engine.run(_req(_path_inputs([0.10, 0.20, 0.25])))
+    out = result["outputs"]
+    assert [r["pv_fcff"] for r in result["schedule"]] == pytest.approx([100.0, 100.0, 100.0], rel=1e-15)
+    assert [r["discount_rate"] for r in result["schedule"]] == [0.10, 0.20, 0.25]
+    assert [r["discount_factor"] for r in result["schedule"]] == pytest.approx([1 / 1.1, 1 / 1.32, 1 / 1.65], rel=1e-15)
+    assert out["terminal_discount_rate"] == 0.25
+    assert out["terminal_value"] == pytest.approx(866.25, rel=1e-15)
+    assert out["pv_terminal_value"] == pytest.approx(525.0, rel=1e-15)
+    assert out["enterprise_value"] == pytest.approx(825.0, rel=1e-15)
+    # A terminal rate of its own: 165 x 1.05 / (0.15 - 0.05) = 1,732.5, still discounted with DF_3.
+    out = water_engine.run(_req(_path_inputs([0.10, 0.20, 0.25], discount_rate=0.15)))["outputs"]
+    assert out["terminal_value"] == pytest.approx(1732.5, rel=1e-15)
+    assert out["pv_terminal_value"] == pytest.approx(1050.0, rel=1e-15)
+    assert out["terminal_discount_rate"] == 0.15
+
+
+def test_three_year_rate_path_mid_period() -> None:
+    # Mid-year: PV_t = FCFF_t x DF_{t-1} x (1 + r_t)^-0.5 (the half year at the year's own rate);
+    # the Gordon value moves half a year at the terminal rate.
+    result = water_engine.run(_req(_path_inputs([0.10, 0.20, 0.25]), "mid_period"))
+    expected = [110 / 1.1**0.5, 132 / 1.1 / 1.2**0.5, 165 / 1.32 / 1.25**0.5]
+    assert [r["pv_fcff"] for r in result["schedule"]] == pytest.approx(expected, rel=1e-14)
+    assert result["outputs"]["pv_terminal_value"] == pytest.approx(525.0 * 1.25**0.5, rel=1e-14)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    flows=st.lists(st.floats(-1e6, 1e6, allow_nan=False), min_size=1, max_size=20),
+    rate=st.floats(0.001, 0.5),
+    growth=st.floats(-0.05, 0.0009),
+    timing=st.sampled_from(["end_of_period", "mid_period"]),
+    method=st.sampled_from(["gordon", "exit_multiple"]),
+)
+def test_constant_path_equals_one_rate_bit_for_bit(
+    flows: list[float], rate: float, growth: float, timing: str, method: str
+) -> None:
+    # One rate is run as the path [r] * N through the same operations, so every float is equal
+    # (not merely within an ulp): same divisions, same square roots, same order of the sums.
+    terminal = {"method": "gordon", "growth": growth} if method == "gordon" else {"method": method, "multiple": 7.0}
+    terminal |= {"metric": "fcff"} if method == "exit_multiple" else {}
+    one = water_engine.run(_req({"fcff": flows, "discount_rate": rate, "terminal": terminal}, timing))
+    path = water_engine.run(_req({"fcff": flows, "discount_rates": [rate] * len(flows), "terminal": terminal}, timing))
+    assert repr(path["outputs"]) == repr(one["outputs"])
+    assert repr(path["schedule"]) == repr(one["schedule"])
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pairs=st.lists(st.tuples(st.floats(-1e6, 1e6, allow_nan=False), st.floats(-0.05, 0.5)), min_size=1, max_size=20),
+)
+def test_rate_path_matches_cumulated_products(pairs: list[tuple[float, float]]) -> None:
+    # Independent check: PV = sum of FCFF_t / prod_{k<=t} (1 + r_k) with math.prod; with every
+    # rate equal it is numpy-financial's npv too.
+    flows, rates = [f for f, _ in pairs], [r for _, r in pairs]
+    terminal = {"method": "exit_multiple", "multiple": 0.0, "metric": "fcff"}
+    out = water_engine.run(_req({"fcff": flows, "discount_rates": rates, "terminal": terminal}))["outputs"]
+    expected = math.fsum(f / math.prod(1 + r for r in rates[: t + 1]) for t, f in enumerate(flows))
+    assert out["pv_cash_flows"] == pytest.approx(expected, rel=1e-9, abs=1e-6)
+    constant = water_engine.run(_req({"fcff": flows, "discount_rates": [rates[0]] * len(flows), "terminal": terminal}))
+    assert constant["outputs"]["pv_cash_flows"] == pytest.approx(
+        float(npf.npv(rates[0], [0.0, *flows])), rel=1e-9, abs=1e-6
+    )
+
+
+def test_wacc_path_output_feeds_the_explicit_dcf() -> None:
+    path = water_engine.run({"model": "wacc_path", "inputs": {"initial": 0.09, "stable": 0.07, "years": 10}})
+    rates = path["outputs"]["rates"]
+    inputs = {"fcff": [100.0] * 10, "discount_rates": rates, "terminal": {"method": "gordon", "growth": 0.02}}
+    result = water_engine.run(_req(inputs))
+    assert [r["discount_factor"] for r in result["schedule"]] == path["outputs"]["discount_factors"]
+    assert result["outputs"]["terminal_discount_rate"] == rates[-1]
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        (
+            {"fcff": [1.0, 2.0, 3.0], "discount_rates": [0.08, 0.09], "terminal": {"growth": 0.02}},
+            "inputs.discount_rates: needs 3 entries (one per forecast year, as fcff), got 2",
+        ),
+        (
+            {"fcff": [1.0, 2.0], "discount_rates": [0.08, -1.0], "terminal": {"growth": 0.02}},
+            "inputs.discount_rates[1]: must be greater than -1",
+        ),
+        (
+            {"fcff": [1.0, 2.0], "discount_rates": [0.08, 0.03], "terminal": {"growth": 0.04}},
+            "inputs.terminal.growth: must be below the last forecast year's cost of capital (3.0%)",
+        ),
+        (
+            {"fcff": [1.0, 2.0], "discount_rates": [0.08, 0.09], "terminal": {"growth": 0.04, "discount_rate": 0.035}},
+            "inputs.terminal.growth: must be below terminal.discount_rate (3.5%)",
+        ),
+        (
+            {"fcff": [1.0], "discount_rate": 0.08, "discount_rates": [0.08], "terminal": {"growth": 0.02}},
+            "inputs.discount_rates: give discount_rate or discount_rates, not both",
+        ),
+        (
+            {"fcff": [1.0], "terminal": {"growth": 0.02}},
+            "inputs.discount_rate: is required (or give discount_rates, one per forecast year)",
+        ),
+        (
+            {
+                "fcff": [1.0],
+                "discount_rate": 0.08,
+                "terminal": {"method": "exit_multiple", "multiple": 5.0, "metric": "fcff", "discount_rate": 0.07},
+            },
+            "inputs.terminal.discount_rate: applies to the Gordon method only",
+        ),
+    ],
+)
+def test_rate_path_errors_name_the_field(inputs: dict[str, Any], message: str) -> None:
+    with pytest.raises(water_engine.ValidationError) as exc:
+        water_engine.run(_req(inputs))
+    assert str(exc.value) == message
