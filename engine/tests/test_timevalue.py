@@ -319,6 +319,56 @@ def test_irr_without_sign_change_is_a_clear_error() -> None:
         water_engine.run({"model": "irr", "inputs": {"flows": [100, 50, 20]}})
 
 
+@pytest.mark.parametrize("flows", [[0, 0, 0], [0.0, -0.0], [0] * 50])
+def test_all_zero_flows_are_a_validation_error(flows: list[float]) -> None:
+    # Every rate is a root of all-zero flows: reporting "roots" would be thousands of grid points.
+    with pytest.raises(ValidationError) as exc:
+        water_engine.run({"model": "irr", "inputs": {"flows": flows}})
+    assert [(e.path, e.message) for e in exc.value.errors] == [
+        ("inputs.flows", "must not all be zero (every rate is a root of all-zero flows, so no IRR is defined)")
+    ]
+    dates = [f"{2000 + i}-01-01" for i in range(len(flows))]
+    with pytest.raises(ValidationError, match=r"^inputs.flows: must not all be zero .*no XIRR is defined"):
+        water_engine.run({"model": "xirr", "inputs": {"flows": flows, "dates": dates}})
+    with pytest.raises(ValidationError, match="must not all be zero"):
+        tv.irr_all(flows)
+    with pytest.raises(ValidationError, match="must not all be zero"):
+        tv.xirr_all(flows, dates)
+
+
+@pytest.mark.parametrize(
+    ("flows", "message"),
+    [
+        ([100, 50, 20], "never change sign"),
+        ([-100, -50, 0], "never change sign"),
+        ([-100, 0, 0], r"only flows\[0\] is non-zero"),
+        ([0, 0, 5], r"only flows\[2\] is non-zero"),
+        ([0] * 400 + [5], r"only flows\[400\] is non-zero"),  # once gave ~900 false roots (underflow)
+    ],
+)
+def test_no_irr_without_a_sign_change(flows: list[float], message: str) -> None:
+    with pytest.raises(NoSolutionError, match=message):
+        water_engine.run({"model": "irr", "inputs": {"flows": flows}})
+    dates = [f"{2000 + i // 12}-{i % 12 + 1:02d}-01" for i in range(len(flows))]
+    with pytest.raises(NoSolutionError, match=message):
+        water_engine.run({"model": "xirr", "inputs": {"flows": flows, "dates": dates}})
+    assert tv.irr_all(flows) == []
+    assert tv.xirr_all(flows, dates) == []
+
+
+def test_leading_zero_flows_do_not_change_the_roots() -> None:
+    # NPV(r) with k leading zeros is (1+r)^-k NPV(r) without them: the same roots. Before the
+    # leading zeros were dropped, (1+r)^-300 underflowed to 0 at high rates and every grid point
+    # there was reported as a root.
+    out = water_engine.run({"model": "irr", "inputs": {"flows": [0] * 300 + [-1, 2]}})
+    assert out["outputs"]["irrs"] == [1.0]
+    assert tv.irr_all([0, 0, -100, 110]) == tv.irr_all([-100, 110])
+    dates = ["2000-01-01", "2001-01-01", "2002-01-01", "2003-01-01"]
+    assert tv.xirr_all([0, 0, -100, 110], dates) == tv.xirr_all([-100, 110], dates[2:])
+    far = [f"{1800 + i}-01-01" for i in range(0, 300, 100)] + ["2100-01-01", "2101-01-01"]
+    assert tv.xirr_all([0, 0, 0, -1, 2], far) == pytest.approx([1.0], abs=1e-12)
+
+
 def test_irr_outside_range_is_a_clear_error() -> None:
     with pytest.raises(NoSolutionError, match=r"no IRR between -99.00% and 10.00%"):
         water_engine.run({"model": "irr", "inputs": {"flows": [-1, 100]}, "conventions": {"upper": 0.1}})

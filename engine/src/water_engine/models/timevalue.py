@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..errors import FieldError, NoSolutionError
+from ..errors import FieldError, NoSolutionError, ValidationError
 from ..registry import Result, register_model
 from ..rootfind import find_all_roots
 
@@ -256,11 +256,29 @@ def rate_grid(lower: float, upper: float) -> list[float]:
     return pts
 
 
+_ALL_ZERO = "must not all be zero (every rate is a root of all-zero flows, so no {label} is defined)"
+
+
+def _check_not_all_zero(flows: Sequence[float], label: str) -> None:
+    if not any(flows):
+        raise ValidationError(FieldError("flows", _ALL_ZERO.format(label=label)))
+
+
 def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) -> list[float]:
     """Every IRR (root of the t0-convention NPV) found in [lower, upper], sorted.
 
     Scans `rate_grid(lower, upper)` for sign changes of NPV and polishes each with Brent's method.
+    All-zero flows raise ValidationError (every rate would be a root). Flows that never change
+    sign have no IRR (every term of NPV has the same sign): the result is empty, without a scan.
+    Leading zero flows are dropped before the scan: they only scale NPV by (1+r)^-k, which
+    underflows to exactly 0 at high rates and would turn every grid point into a false root.
     """
+    _check_not_all_zero(flows, "IRR")
+    if sign_changes(flows) == 0:
+        return []
+    first = next(i for i, c in enumerate(flows) if c != 0.0)
+    if first:
+        flows = flows[first:]
     return find_all_roots(lambda r: npv(r, flows), lower, upper, points=rate_grid(lower, upper), what="NPV")
 
 
@@ -270,6 +288,9 @@ def _range_text(lower: float, upper: float) -> str:
 
 def _no_irr_message(flows: Sequence[float], lower: float, upper: float) -> str:
     if sign_changes(flows) == 0:
+        nonzero = [i for i, c in enumerate(flows) if c != 0.0]
+        if len(nonzero) == 1:
+            return f"no IRR: only flows[{nonzero[0]}] is non-zero (an IRR needs at least one outflow and one inflow)"
         return "no IRR: the cash flows never change sign (they need at least one outflow and one inflow)"
     return f"no IRR {_range_text(lower, upper)}: NPV does not cross zero in that range"
 
@@ -294,8 +315,20 @@ def xnpv(rate: float, flows: Sequence[float], dates: Sequence[str]) -> float:
 
 
 def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99, upper: float = 100.0) -> list[float]:
-    """Every rate in [lower, upper] where XNPV is zero, sorted."""
-    times = year_fractions(dates)
+    """Every rate in [lower, upper] where XNPV is zero, sorted.
+
+    As `irr_all`: all-zero flows raise ValidationError; flows that never change sign give [].
+    Zero flows are dropped and times are measured from the earliest non-zero flow (the same roots:
+    this only scales XNPV by a positive factor), so no term can underflow or overflow into a false root.
+    """
+    _check_not_all_zero(flows, "XIRR")
+    if sign_changes(flows) == 0:
+        return []
+    kept = [(c, d) for c, d in zip(flows, dates, strict=True) if c != 0.0]
+    if len(kept) < len(flows):
+        flows = [c for c, _ in kept]
+        dates = [d for _, d in kept]
+    times = year_fractions(dates, min(dates))
 
     def f(r: float) -> float:
         return math.fsum(c / g for c, g in zip(flows, _powers(1.0 + r, times), strict=True))
@@ -491,10 +524,12 @@ def _npv_model(inputs: NpvInputs, conv: NpvConventions) -> Result:
 class IrrInputs:
     """Equally spaced cash flows, the first at t=0."""
 
-    flows: list[float] = field(metadata={"doc": "cash flows, currency, one per period, first at t=0"})
+    flows: list[float] = field(metadata={"doc": "cash flows, currency, one per period, first at t=0; not all zero"})
 
     def validate(self) -> list[FieldError]:
-        return [FieldError("flows", "needs at least two flows")] if len(self.flows) < 2 else []
+        if len(self.flows) < 2:
+            return [FieldError("flows", "needs at least two flows")]
+        return [] if any(self.flows) else [FieldError("flows", _ALL_ZERO.format(label="IRR"))]
 
 
 @dataclass(frozen=True)
@@ -544,6 +579,9 @@ def _irr_model(inputs: IrrInputs, conv: IrrConventions) -> Result:
     When the flows change sign more than once there may be several IRRs: all are reported
     (`irrs`), `irr` is null unless exactly one exists, and a warning says so. Two roots closer
     than the grid step (0.1 percentage point below 100%) can be missed.
+    No IRR: all-zero flows are a ValidationError on `inputs.flows` (every rate is a root);
+    flows that never change sign (including a single non-zero flow) and flows whose NPV does
+    not cross zero in the range raise NoSolutionError. Leading zero flows do not change the roots.
     Source: Brealey, Myers & Allen, ch. 5 (multiple rates of return); numpy-financial `irr`.
     """
     roots = irr_all(inputs.flows, conv.lower, conv.upper)
@@ -599,18 +637,22 @@ def _xnpv_model(inputs: XnpvInputs, _conv: object) -> Result:
 class XirrInputs:
     """Dated cash flows."""
 
-    flows: list[float] = field(metadata={"doc": "cash flows, currency"})
+    flows: list[float] = field(metadata={"doc": "cash flows, currency; not all zero"})
     dates: list[str] = field(metadata={"doc": "ISO date of each flow; the first is the base date"})
 
     def validate(self) -> list[FieldError]:
         if len(self.flows) < 2:
             return [FieldError("flows", "needs at least two flows")]
-        return _dated_errors(self.flows, self.dates)
+        errors = [] if any(self.flows) else [FieldError("flows", _ALL_ZERO.format(label="XIRR"))]
+        return errors + _dated_errors(self.flows, self.dates)
 
 
 @register_model("xirr", inputs=XirrInputs, conventions=IrrConventions, summary="Every IRR of dated flows")
 def _xirr_model(inputs: XirrInputs, conv: IrrConventions) -> Result:
     """XIRR: every annual rate r with XNPV(r) = 0 (Actual/365), found like `irr`.
+
+    No XIRR as for `irr`: all-zero flows are a ValidationError on `inputs.flows`; flows that
+    never change sign, or whose XNPV does not cross zero in the range, raise NoSolutionError.
 
     Source: Microsoft Excel XIRR function.
     """
