@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     market_data_requests_per_second: float = Field(default=1.0, gt=0)
     market_data_burst: int = Field(default=1, ge=1)
     market_data_daily_budget: int = 25
+    # A premium plan serves TIME_SERIES_DAILY_ADJUSTED (splits and dividends on every bar); the free
+    # plan only TIME_SERIES_DAILY, as traded.
+    market_data_premium: bool = False
     market_data_demo: bool | None = None  # None: demo data exactly when no API key is set
     market_data_benchmark: str | None = None  # the beta benchmark; default SPY (DSPY with demo data)
 

@@ -218,6 +218,7 @@ def default_gateway() -> Gateway:
 
 
 def default_provider() -> Any:
+    """Alpha Vantage through the shared gateway, asking for the adjusted daily series on a premium plan."""
     from .providers.alphavantage import AlphaVantageProvider
 
-    return AlphaVantageProvider(default_gateway().fetch)
+    return AlphaVantageProvider(default_gateway().fetch, premium=get_settings().market_data_premium)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -27,7 +28,7 @@ from .canonical import PeriodType, StatementPeriod
 from .errors import MarketDataError, ProviderUnavailable, RateLimited
 from .gateway import default_gateway, default_provider
 from .normalize import trailing_twelve_months
-from .providers.base import PriceBar, ProviderRequest, RawResponse, SymbolMatch
+from .providers.base import PriceBar, ProviderRequest, RawResponse, Split, SymbolMatch
 from .repository import MarketDataRepository
 
 # What a full refresh fetches, and how many provider calls that costs (statements are three).
@@ -135,8 +136,12 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
     current = quote(session, company)
     stock = daily_prices(session, company)
     benchmark_bars, benchmark_raw = provider.daily_prices(benchmark_symbol(), full=True)
+    benchmark_bars = sorted(benchmark_bars, key=lambda b: b.day)
+    stock_splits, stock_splits_raw = _splits_unless_marked(provider, _ticker(company), stock.value)
+    benchmark_splits, benchmark_splits_raw = _splits_unless_marked(provider, benchmark_symbol(), benchmark_bars)
     treasury, treasury_raw = provider.treasury_yield("10year", "monthly")
-    beta = _regression_beta(stock.value, sorted(benchmark_bars, key=lambda b: b.day))
+    beta = _regression_beta(split_adjusted(stock.value, stock_splits), split_adjusted(benchmark_bars, benchmark_splits))
+    beta_sources = stock.snapshot_ids + _ids(benchmark_raw, *stock_splits_raw, *benchmark_splits_raw)
     latest_rate = max(treasury, key=lambda p: p.day)
     return {
         "price": {
@@ -146,7 +151,7 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
             "stale": current.stale,
             "snapshot_ids": current.snapshot_ids,
         },
-        "beta": {**beta, "benchmark": benchmark_symbol(), "snapshot_ids": stock.snapshot_ids + _ids(benchmark_raw)},
+        "beta": {**beta, "benchmark": benchmark_symbol(), "snapshot_ids": beta_sources},
         "risk_free_rate": {
             "value": latest_rate.rate,
             "as_of": latest_rate.day,
@@ -157,14 +162,55 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
     }
 
 
-def _regression_beta(stock: list[PriceBar], benchmark: list[PriceBar], years: int = 2) -> dict[str, Any]:
+def _splits_unless_marked(provider: Any, symbol: str, bars: list[PriceBar]) -> tuple[list[Split], list[RawResponse]]:
+    """The symbol's splits (SPLITS, cached a day), unless its daily series marks them on their days.
+
+    The adjusted series (premium plans) carries a split coefficient on every bar, so it needs no
+    extra call; the free plan's TIME_SERIES_DAILY is as traded, so its splits come from SPLITS.
+    """
+    if any(bar.split_coefficient is not None for bar in bars):
+        return [], []
+    splits, raw = provider.splits(symbol)
+    return splits, [raw]
+
+
+def split_adjusted(bars: list[PriceBar], splits: Sequence[Split] = ()) -> list[tuple[date, float]]:
+    """(day, close in today's shares) for bars sorted by day: each close divided by the factors of the
+    splits that took effect after it.
+
+    Without this a 2-for-1 split inside the window reads as a 50% one-week loss and wrecks the
+    beta. Splits come from the series' own split coefficients (on the adjusted series, on the day
+    the split takes effect) and from `splits` (SPLITS: effective dates, which may fall on a day
+    without a bar). Dividends are not added back: beta is on price returns, as Bloomberg's raw
+    beta, the same on every plan.
+    """
+    factors = {split.effective_date: split.factor for split in splits}
+    for bar in bars:
+        if bar.split_coefficient is not None and bar.split_coefficient > 0 and bar.split_coefficient != 1.0:
+            factors[bar.day] = bar.split_coefficient
+    newest_first = sorted(factors.items(), reverse=True)
+    adjusted: list[tuple[date, float]] = []
+    divisor, taken = 1.0, 0
+    for bar in reversed(bars):
+        while taken < len(newest_first) and newest_first[taken][0] > bar.day:
+            divisor *= newest_first[taken][1]
+            taken += 1
+        adjusted.append((bar.day, bar.close / divisor))
+    adjusted.reverse()
+    return adjusted
+
+
+def _regression_beta(
+    stock: list[tuple[date, float]], benchmark: list[tuple[date, float]], years: int = 2
+) -> dict[str, Any]:
+    """OLS beta of weekly returns over the last `years` both series cover, on (day, close) sorted by day."""
     if not stock or not benchmark:
         raise InvalidInput("Not enough price history to estimate beta.")
-    end = min(stock[-1].day, benchmark[-1].day)
+    end = min(stock[-1][0], benchmark[-1][0])
     start = end - timedelta(days=365 * years + 7)
 
-    def series(bars: list[PriceBar]) -> list[list[Any]]:
-        return [[b.day.isoformat(), b.adjusted_close or b.close] for b in bars if start <= b.day <= end]
+    def series(closes: list[tuple[date, float]]) -> list[list[Any]]:
+        return [[day.isoformat(), close] for day, close in closes if start <= day <= end]
 
     result = water_engine.run(
         {
@@ -181,6 +227,7 @@ def _regression_beta(stock: list[PriceBar], benchmark: list[PriceBar], years: in
         "t_statistic": out.get("t_statistic"),
         "observations": out["observations"],
         "frequency": "weekly",
+        "returns": "price returns, split-adjusted",
         "from": start,
         "to": end,
     }

@@ -267,8 +267,8 @@ def test_market_inputs_beta_matches_numpy_least_squares(client: TestClient, fact
         "bars"
     ]
     common = sorted({b["day"] for b in stock} & {b["day"] for b in market})
-    s = np.array([next(b["adjusted_close"] or b["close"] for b in stock if b["day"] == d) for d in common])
-    m = np.array([next(b["adjusted_close"] or b["close"] for b in market if b["day"] == d) for d in common])
+    s = np.array([next(b["close"] for b in stock if b["day"] == d) for d in common])  # no split in the window
+    m = np.array([next(b["close"] for b in market if b["day"] == d) for d in common])
     slope, _intercept = np.polyfit(m[1:] / m[:-1] - 1, s[1:] / s[:-1] - 1, 1)
     assert beta["value"] == pytest.approx(slope, rel=1e-9)
     assert 0 < beta["r_squared"] <= 1
