@@ -5,6 +5,7 @@
         server.count("OVERVIEW", "IBM")          # requests seen per (function, symbol)
         server.fail("http_503", times=1)         # the next request gets a 503
         server.serve_error("ERROR_daily_limit_information.json")  # every request gets that body
+        server.serve_error("EMPTY_OBJECT.json", only="DIVIDENDS")  # only DIVIDENDS requests get it
 
 Answers, in order: a switched-on failure mode or forced error body; the recorded response whose
 manifest query equals the request (ignoring `apikey` and the defaults `datatype=json`,
@@ -93,6 +94,7 @@ class FakeAlphaVantage:
         self._failure: str | None = None
         self._forced: Recorded | None = None
         self._times: int | None = None
+        self._only: str | None = None  # the function a failure mode or forced body is limited to
         self.delay = 3.0
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -152,34 +154,38 @@ class FakeAlphaVantage:
             self._counts.clear()
             self.requests.clear()
             self.connections.clear()
-            self._failure, self._forced, self._times = None, None, None
+            self._failure, self._forced, self._times, self._only = None, None, None, None
             self.delay = 3.0
 
-    def fail(self, mode: str, *, times: int | None = None, delay: float | None = None) -> None:
-        """Switch a failure mode on for the next `times` requests (None: until `reset`)."""
+    def fail(self, mode: str, *, times: int | None = None, delay: float | None = None, only: str | None = None) -> None:
+        """Switch a failure mode on for the next `times` requests (None: until `reset`); with `only`, for
+        requests of that function alone (the others are answered as usual and not counted in `times`)."""
         if mode not in FAILURE_MODES:
             raise ValueError(f"unknown failure mode {mode!r}; one of {FAILURE_MODES}")
         with self._lock:
-            self._failure, self._forced, self._times = mode, None, times
+            self._failure, self._forced, self._times, self._only = mode, None, times, only
             if delay is not None:
                 self.delay = delay
 
-    def serve_error(self, file_name: str, *, times: int | None = None) -> None:
-        """Answer with a recorded body (e.g. "ERROR_daily_limit_information.json") for the next `times` requests."""
+    def serve_error(self, file_name: str, *, times: int | None = None, only: str | None = None) -> None:
+        """Answer with a recorded body (e.g. "ERROR_daily_limit_information.json") for the next `times` requests;
+        with `only`, for requests of that function alone."""
         if file_name not in self.files:
             raise LookupError(f"{file_name} is not in {self.fixtures_dir or FIXTURES_DIR}/manifest.json")
         with self._lock:
-            self._failure, self._forced, self._times = None, self.files[file_name], times
+            self._failure, self._forced, self._times, self._only = None, self.files[file_name], times, only
 
     # --- answering ---------------------------------------------------------------------------
 
-    def _take_override(self) -> tuple[str | None, Recorded | None]:
+    def _take_override(self, function: str | None = None) -> tuple[str | None, Recorded | None]:
         with self._lock:
+            if self._only is not None and function != self._only:
+                return None, None
             failure, forced = self._failure, self._forced
             if self._times is not None:
                 self._times -= 1
                 if self._times <= 0:
-                    self._failure, self._forced, self._times = None, None, None
+                    self._failure, self._forced, self._times, self._only = None, None, None, None
             return failure, forced
 
     def record(self, query: dict[str, str], client: tuple[str, int]) -> None:
@@ -216,7 +222,7 @@ def _handler_for(fake: FakeAlphaVantage) -> type[BaseHTTPRequestHandler]:
                 return
             query = dict(parse_qsl(parts.query, keep_blank_values=True))
             fake.record(query, self.client_address[:2])
-            failure, forced = fake._take_override()
+            failure, forced = fake._take_override(query.get("function"))
             if failure == "reset":
                 self._reset()
                 return
