@@ -27,6 +27,7 @@ from .errors import WaterError, problem
 from .events.endpoints import router as events_router
 from .jobs.endpoints import router as jobs_router
 from .logging import configure_logging
+from .market_data.endpoints import IMPORT_BODY_LIMIT
 from .market_data.endpoints import router as market_data_router
 from .middleware import (
     AllowlistCORSMiddleware,
@@ -248,7 +249,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # body limit, then the exception layer (unexpected errors here, the handlers above for the rest).
     app.add_middleware(ConcurrencyLimitMiddleware, limit=2 * settings.db_pool_size)  # the pool's size with overflow
     app.add_middleware(UnhandledErrorMiddleware)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    # One route has a larger allowance of its own: the statements import (2 MB files, docs/market-data.md).
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, routes=[IMPORT_BODY_LIMIT])
     app.add_middleware(
         AllowlistCORSMiddleware,
         allow_origins=[o for o in settings.cors_origins if o != "*"],

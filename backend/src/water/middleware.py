@@ -10,6 +10,8 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
@@ -17,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import problem
+from .errors import WaterError, problem
 from .metrics import http_in_flight, http_request_duration, http_requests
 
 log = structlog.get_logger("water.api")
@@ -165,17 +167,40 @@ class RequestMiddleware:
             structlog.contextvars.clear_contextvars()
 
 
-class BodySizeLimitMiddleware:
-    """Reject bodies larger than `max_bytes` with a 413 problem, by header or while streaming."""
+@dataclass(frozen=True)
+class RouteBodyLimit:
+    """A larger (still bounded) body allowance for the paths `pattern` matches (e.g. a file upload).
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    `reject(declared_bytes)` gives the error the route documents for a body over `max_bytes`, so
+    the user gets the route's own problem (e.g. the import's `file_too_large`), not the generic one.
+    """
+
+    pattern: re.Pattern[str]
+    max_bytes: int
+    reject: Callable[[int | None], WaterError]
+
+
+class BodySizeLimitMiddleware:
+    """Reject bodies larger than `max_bytes` with a 413 problem, by header or while streaming.
+
+    A path matched by one of `routes` gets that route's allowance and its own problem instead.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int, routes: Sequence[RouteBodyLimit] = ()) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.routes = tuple(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes, reject = self.max_bytes, None
+        if self.routes and scope["method"] in ("POST", "PUT", "PATCH"):
+            for route in self.routes:
+                if route.pattern.match(scope["path"]):
+                    max_bytes, reject = route.max_bytes, route.reject
+                    break
         declared = chunked = None
         for key, value in scope["headers"]:
             if key == b"content-length":
@@ -183,8 +208,8 @@ class BodySizeLimitMiddleware:
             elif key == b"transfer-encoding":
                 chunked = value
         if declared is not None and chunked is None:
-            if declared.isdigit() and int(declared) > self.max_bytes:
-                await self._reject(scope, send)
+            if declared.isdigit() and int(declared) > max_bytes:
+                await self._reject(scope, send, max_bytes, reject, int(declared))
                 return
             if declared.isdigit():  # the server reads no more than the declared length: nothing to count
                 await self.app(scope, receive, send)
@@ -200,23 +225,36 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _BodyTooLarge()
+                if received > max_bytes:
+                    # Raised inside the app's body parsing, this becomes its 413 (with the route's words).
+                    raise _BodyTooLarge(None if reject is None else reject(None).detail)
             return message
 
         try:
             await self.app(scope, limited_receive, started.send)
         except _BodyTooLarge:
             if not started.started:
-                await self._reject(scope, send)
+                await self._reject(scope, send, max_bytes, reject, None)
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
+    @staticmethod
+    async def _reject(
+        scope: Scope,
+        send: Send,
+        max_bytes: int,
+        reject: Callable[[int | None], WaterError] | None,
+        declared: int | None,
+    ) -> None:
         request_id = scope.get("state", {}).get("request_id")
+        if reject is not None:
+            error = reject(declared)
+            fields = {**error.extra, "title": error.title, "detail": error.detail}
+            await send_problem(send, problem(error.status, code=error.code, request_id=request_id, **fields))
+            return
         body = problem(
             413,
             code="payload_too_large",
             title="Request body too large",
-            detail=f"The request body exceeds the limit of {self.max_bytes} bytes.",
+            detail=f"The request body exceeds the limit of {max_bytes} bytes.",
             request_id=request_id,
         )
         await send_problem(send, body)
@@ -225,8 +263,8 @@ class BodySizeLimitMiddleware:
 class _BodyTooLarge(HTTPException):
     """Raised from receive(); an HTTPException so body parsers re-raise it as a 413."""
 
-    def __init__(self) -> None:
-        super().__init__(413, "The request body exceeds the size limit.")
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(413, detail or "The request body exceeds the size limit.")
 
 
 class UnhandledErrorMiddleware:

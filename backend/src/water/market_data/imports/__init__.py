@@ -37,6 +37,7 @@ __all__ = [
     "ImportResult",
     "ImportValidationError",
     "balance_tolerance",
+    "file_too_large",
     "parse_statement_import",
     "template_csv",
     "template_xlsx",
@@ -49,15 +50,7 @@ XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.s
 def parse_statement_import(filename: str, content: bytes, *, max_bytes: int = MAX_BYTES) -> ImportResult:
     """The canonical periods in an imported file, or ImportValidationError with every problem."""
     if len(content) > max_bytes:
-        raise ImportValidationError(
-            [
-                ImportIssue(
-                    f"the file is {_size(len(content))}; the limit is {_size(max_bytes)}. Keep only the statements "
-                    "(one sheet, no images)",
-                    "file_too_large",
-                )
-            ]
-        )
+        raise file_too_large(len(content), max_bytes=max_bytes)
     if not content:
         raise ImportValidationError([ImportIssue("the file is empty; fill in the import template", "empty")])
     try:
@@ -73,6 +66,19 @@ def parse_statement_import(filename: str, content: bytes, *, max_bytes: int = MA
         format=file_format,
         warnings=parsed.warnings,
         template_version=parsed.template_version,
+    )
+
+
+def file_too_large(size: int | None, *, max_bytes: int = MAX_BYTES) -> ImportValidationError:
+    """The `file_too_large` rejection (422 `import_invalid`); `size` None when only "over the limit" is known."""
+    what = f"the file is {_size(size)}" if size is not None else "the file is larger than the limit"
+    return ImportValidationError(
+        [
+            ImportIssue(
+                f"{what}; the limit is {_size(max_bytes)}. Keep only the statements (one sheet, no images)",
+                "file_too_large",
+            )
+        ]
     )
 
 
