@@ -17,6 +17,7 @@ from scipy import stats
 import water_engine
 from water_engine import EngineError, ValidationError
 from water_engine.models import capital as cap
+from water_engine.models import dcf_ginzu as G
 
 GOLDEN = Path(__file__).parent / "golden"
 MODELS = (
@@ -306,24 +307,61 @@ def test_market_value_of_debt_damodaran_on_valuation() -> None:
     assert round(out["outputs"]["market_value_of_debt"], 2) == 929.59
 
 
-def test_target_lease_debt() -> None:
-    # "Damodaran on Valuation" (2nd ed.): Target's lease commitments 146, 142, 137, 117, 102 and
-    # $2,405 million after year 5 (18-year annuity of 133.61), pre-tax cost of debt 5.5% -> $1,704.82 million
-    out = run(
-        "market_value_of_debt",
-        {
-            "book_debt": 0,
-            "interest_expense": 0,
-            "average_maturity": 1,
-            "pre_tax_cost_of_debt": 0.055,
-            "lease_commitments": [146, 142, 137, 117, 102],
-            "lease_beyond": 2405,
-        },
-    )
+TARGET_LEASES = {
+    "book_debt": 0,
+    "interest_expense": 0,
+    "average_maturity": 1,
+    "pre_tax_cost_of_debt": 0.055,
+    "lease_commitments": [146, 142, 137, 117, 102],
+    "lease_beyond": 2405,
+}
+
+
+def test_target_lease_debt_as_in_the_book() -> None:
+    # "Damodaran on Valuation" (2nd ed.), ch. 2: Target's lease commitments 146, 142, 137, 117, 102
+    # and $2,405 million after year 5 (18-year annuity of 133.61: 2,405 / 128.8 = 18.67 rounded
+    # down), pre-tax cost of debt 5.5% -> $1,704.82 million
+    out = run("market_value_of_debt", TARGET_LEASES, {"lease_beyond_years_rounding": "round_down"})
     pvs = [round(r["present_value"], 2) for r in out["schedule"]]
     assert pvs == [138.39, 127.58, 116.67, 94.44, 78.04, 1149.69]
     assert out["schedule"][-1]["year"] == "6-23"
     assert round(out["outputs"]["lease_commitments_value"], 2) == 1704.82
+
+
+def test_target_lease_debt_as_the_lease_converter() -> None:
+    # Damodaran's operating lease converter (fcffsimpleginzu.xlsx, "Operating lease converter"):
+    # years = ROUND(2,405 / 128.8, 0) = 19, annuity 126.58 for years 6-24 -> $1,679.33 million, the
+    # default, and what fcff_ginzu's lease capitalisation gives for the same leases.
+    out = run("market_value_of_debt", TARGET_LEASES)
+    assert out["schedule"][-1]["year"] == "6-24"
+    assert round(out["schedule"][-1]["commitment"], 2) == 126.58
+    assert round(out["outputs"]["lease_commitments_value"], 2) == 1679.33
+    ginzu = G.LeaseCapitalisation(
+        current_expense=0, commitments=[146, 142, 137, 117, 102], pre_tax_cost_of_debt=0.055, beyond_year_5=2405
+    )
+    assert out["outputs"]["lease_commitments_value"] == pytest.approx(G.lease_adjustments(ginzu)[0], rel=1e-14)
+
+
+@pytest.mark.parametrize(("lump", "rounding", "years"), [(250, "round", 3), (250, "round_down", 2), (249, "round", 2)])
+def test_lease_years_round_halves_up_or_down(lump: float, rounding: str, years: int) -> None:
+    # average commitment 100: 250 / 100 = 2.5 -> ROUND 3 (halves away from zero, as Excel), ROUNDDOWN 2
+    assert cap.lease_beyond_years(lump, [100.0] * 5, rounding) == years  # type: ignore[arg-type]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    commitments=st.lists(st.floats(1.0, 1e4), min_size=5, max_size=5),
+    beyond=st.just(0.0) | st.floats(1.0, 2e5),
+    kd=st.floats(0.005, 0.2),
+)
+def test_lease_debt_agrees_with_the_ginzu_lease_converter(commitments: list[float], beyond: float, kd: float) -> None:
+    # One convention in both models: the same leases give the same debt (to rounding of the sums).
+    inputs = dict(TARGET_LEASES, lease_commitments=commitments, lease_beyond=beyond, pre_tax_cost_of_debt=kd)
+    ours = run("market_value_of_debt", inputs)["outputs"]["lease_commitments_value"]
+    leases = G.LeaseCapitalisation(
+        current_expense=0, commitments=commitments, pre_tax_cost_of_debt=kd, beyond_year_5=beyond
+    )
+    assert ours == pytest.approx(G.lease_adjustments(leases)[0], rel=1e-12)
 
 
 @given(st.floats(0, 1e6), st.floats(0, 1e5), st.floats(0.5, 30), st.just(0.0) | st.floats(1e-4, 0.3))

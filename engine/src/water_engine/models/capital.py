@@ -27,6 +27,7 @@ __all__ = [
     "RatingRow",
     "after_tax_cost_of_debt",
     "capm_cost_of_equity",
+    "lease_beyond_years",
     "lease_debt_value",
     "levered_beta",
     "ols_regression",
@@ -530,12 +531,31 @@ def straight_debt_value(book_debt: float, interest_expense: float, maturity: flo
     return interest_expense * annuity + book_debt * df
 
 
+LeaseYearsRounding = Literal["round", "round_down"]
+
+
+def lease_beyond_years(beyond: float, commitments: Sequence[float], rounding: LeaseYearsRounding = "round") -> int:
+    """Years over which a lump sum after year n is spread: lump / average of the listed
+    commitments, rounded as Excel ROUND (halves away from zero; Damodaran's lease converter and
+    Ginzu template) or ROUNDDOWN (his Target illustration), at least 1."""
+    average = math.fsum(commitments) / len(commitments) if commitments else 0.0
+    if not average > 0.0:
+        return 1
+    ratio = beyond / average
+    years = math.floor(ratio) if rounding == "round_down" else math.floor(ratio + 0.5)
+    return max(1, years)
+
+
 def lease_debt_value(
-    commitments: Sequence[float], rate: float, beyond: float = 0.0, beyond_years: int | None = None
+    commitments: Sequence[float],
+    rate: float,
+    beyond: float = 0.0,
+    beyond_years: int | None = None,
+    rounding: LeaseYearsRounding = "round",
 ) -> tuple[float, list[dict[str, Any]]]:
     """PV of lease commitments (end of year t = 1..n) plus a lump sum after year n spread as an
-    annuity of `beyond_years` (default: lump / average of the listed commitments, rounded down,
-    at least 1) starting in year n + 1. Returns (value, schedule)."""
+    annuity of `beyond_years` (default: `lease_beyond_years` with `rounding`) starting in year
+    n + 1. Returns (value, schedule)."""
     dfs = discount_factors(rate, len(commitments) + (beyond_years or 0) + 1)
     rows: list[dict[str, Any]] = []
     pvs: list[float] = []
@@ -545,8 +565,7 @@ def lease_debt_value(
         pvs.append(pv)
     if beyond > 0.0:
         if beyond_years is None:
-            average = math.fsum(commitments) / len(commitments) if commitments else 0.0
-            beyond_years = max(1, math.floor(beyond / average)) if average > 0.0 else 1
+            beyond_years = lease_beyond_years(beyond, commitments, rounding)
             dfs = discount_factors(rate, len(commitments) + beyond_years)
         payment = beyond / beyond_years
         n = len(commitments)
@@ -571,7 +590,11 @@ class MarketValueOfDebtInputs:
     lease_beyond: float = field(default=0.0, metadata={"doc": "lease payments due after year n (lump sum)", "ge": 0})
     lease_beyond_years: int | None = field(
         default=None,
-        metadata={"doc": "years over which lease_beyond is spread (default: lump / average, rounded down)", "ge": 1},
+        metadata={
+            "doc": "years over which lease_beyond is spread (default: lump / average of the commitments, "
+            "rounded as the convention lease_beyond_years_rounding says)",
+            "ge": 1,
+        },
     )
 
     def validate(self) -> list[FieldError]:
@@ -585,23 +608,47 @@ class MarketValueOfDebtInputs:
         return errors
 
 
+@dataclass(frozen=True)
+class MarketValueOfDebtConventions:
+    """How the years of the lump sum after the listed lease commitments are rounded."""
+
+    lease_beyond_years_rounding: LeaseYearsRounding = field(
+        default="round",
+        metadata={
+            "doc": "lump / average commitment rounded as Excel ROUND (halves away from zero: Damodaran's lease "
+            "converter and Ginzu template, default) or ROUNDDOWN (his Target illustration in Damodaran on Valuation)"
+        },
+    )
+
+
 @register_model(
     "market_value_of_debt",
     inputs=MarketValueOfDebtInputs,
+    conventions=MarketValueOfDebtConventions,
     summary="Market value of debt from book debt (as a bond) and leases",
 )
-def _market_value_of_debt_model(inputs: MarketValueOfDebtInputs, _conv: object) -> Result:
+def _market_value_of_debt_model(inputs: MarketValueOfDebtInputs, conv: MarketValueOfDebtConventions) -> Result:
     """MV = I x (1 - (1+k)^-N) / k + B / (1+k)^N + lease debt + PV(lease commitments at k).
 
+    The lump sum after year n is an annuity over lease_beyond_years years starting in year n + 1;
+    by default lump / average commitment rounded as Excel ROUND, as Damodaran's operating lease
+    converter (fcffsimpleginzu.xlsx, "Operating lease converter": ROUND(lump / AVERAGE(years 1-5), 0);
+    the same leases give the same debt as `fcff_ginzu`'s lease capitalisation), or rounded down
+    (ROUNDDOWN) as in his Target illustration.
     Source: Damodaran, "Damodaran on Valuation" (2nd ed.), ch. 2: $1 billion of debt, $60 million
-    interest, 6 years, 7.5% -> about $930 million; Target's leases (illustration, 5.5%) -> $1,704.82
-    million, the lump sum after year 5 spread over 18 years.
+    interest, 6 years, 7.5% -> about $930 million; Target's leases (5.5%): 2,405 / 128.8 = 18.67
+    years, spread over 18 years in the book -> $1,704.82 million (ROUNDDOWN); over 19 years as the
+    converter rounds -> $1,679.33 million (ROUND).
     """
     straight = straight_debt_value(
         inputs.book_debt, inputs.interest_expense, inputs.average_maturity, inputs.pre_tax_cost_of_debt
     )
     leases, rows = lease_debt_value(
-        inputs.lease_commitments, inputs.pre_tax_cost_of_debt, inputs.lease_beyond, inputs.lease_beyond_years
+        inputs.lease_commitments,
+        inputs.pre_tax_cost_of_debt,
+        inputs.lease_beyond,
+        inputs.lease_beyond_years,
+        conv.lease_beyond_years_rounding,
     )
     total = math.fsum([straight, leases, inputs.lease_debt])
     return Result(
