@@ -66,9 +66,11 @@ def _file_too_large(size: int | None) -> WaterError:
 
 
 @router.get("/symbols/search", response_model=list[SymbolMatchRead])
-def search_symbols(principal: Reader, q: Annotated[str, Query(min_length=1, max_length=60)]) -> list[SymbolMatchRead]:
-    """Search listed symbols by ticker or name."""
-    return [SymbolMatchRead(**m.__dict__) for m in service.search_symbols(q)]
+def search_symbols(
+    principal: Reader, request: Request, q: Annotated[str, Query(min_length=1, max_length=60)]
+) -> Response:
+    """Search listed symbols by ticker or name (with an ETag; If-None-Match answers 304)."""
+    return etag_json(request, [SymbolMatchRead(**m.__dict__) for m in service.search_symbols(q)])
 
 
 @router.post("/companies/from-symbol", status_code=status.HTTP_201_CREATED, response_model=CompanyRead)
@@ -194,6 +196,7 @@ def _prices(
         symbol=company.ticker or "", interval=interval, currency=company.price_currency or company.currency,
         bars=[PriceBarRead(day=b.day, close=b.close, adjusted_close=b.adjusted_close, volume=b.volume) for b in service.resample(bars, interval)],
         snapshot_ids=sourced.snapshot_ids, fetched_at=sourced.fetched_at,
+        history="full" if sourced.full_history else service.LATEST_100_DAYS,
     )  # fmt: skip
     return etag_json(request, payload)
 
