@@ -315,3 +315,106 @@ def test_errors_name_paths() -> None:
     with pytest.raises(water_engine.ValidationError) as exc:
         _run("monte_carlo", base={"model": "fcff_ginzu", "inputs": {}}, drivers=[])
     assert "base.inputs.revenues" in str(exc.value) or "drivers" in str(exc.value)
+
+
+# --- paths that name no input: request errors, before any computation ---------------------------
+
+_EXPLICIT = {"model": "fcff_explicit", "inputs": {"fcff": [10.0, 11.0, 12.0], "discount_rate": 0.08}}
+_NO_INPUT = "names no input of model fcff_ginzu; known:"
+
+
+def _path_error(model: str, inputs: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
+    """The single (path, message) a request is refused with, by validation alone."""
+
+    def no_evaluation(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("a path error must be raised before any computation")
+
+    monkeypatch.setattr(A, "Evaluator", no_evaluation)
+    request = {"model": model, "inputs": inputs}
+    for check in (water_engine.validate, water_engine.run):
+        with pytest.raises(water_engine.ValidationError) as exc:
+            check(request)
+        assert len(exc.value.errors) == 1, exc.value.errors
+    error = exc.value.errors[0]
+    return error.path, error.message
+
+
+def test_sensitivity_path_that_names_no_input(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = {"path": "inputs.nope", "values": [0.07, 0.08]}
+    columns = {"path": "inputs.stable_growth", "values": [0.02]}
+    path, message = _path_error("sensitivity", {"base": KO, "rows": rows, "columns": columns}, monkeypatch)
+    assert path == "inputs.rows.path"
+    assert message.startswith(f"'inputs.nope' {_NO_INPUT}")
+    assert message.endswith("(37 in all)")
+    path, message = _path_error(
+        "sensitivity",
+        {"base": KO, "rows": columns, "columns": {"path": "inputs.initial_cost_of_capitl", "values": [0.08]}},
+        monkeypatch,
+    )
+    assert path == "inputs.columns.path"
+    assert "known: initial_cost_of_capital," in message  # the closest names first
+
+
+def test_monte_carlo_driver_and_correlation_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = {"path": "inputs.growth_year_1", "distribution": "normal", "mean": 0.05, "stdev": 0.01}
+    typo = {**good, "path": "inputs.growth_yr_1"}
+    path, message = _path_error("monte_carlo", {"base": KO, "drivers": [good, typo]}, monkeypatch)
+    assert (path, message.split(";")[0]) == (
+        "inputs.drivers[1].path",
+        "'inputs.growth_yr_1' names no input of model fcff_ginzu",
+    )
+    correlations = [{"a": "inputs.growth_year_1", "b": "inputs.target_margin", "rho": 0.5}]
+    path, message = _path_error(
+        "monte_carlo", {"base": KO, "drivers": [good], "correlations": correlations}, monkeypatch
+    )
+    assert (path, message) == ("inputs.correlations[0].b", "'inputs.target_margin' is not a driver path")
+    path, message = _path_error("monte_carlo", {"base": KO, "drivers": [good], "percentiles": [101]}, monkeypatch)
+    assert (path, message) == ("inputs.percentiles", "must lie between 0 and 100")
+
+
+def test_tornado_scenarios_and_reverse_paths(monkeypatch: pytest.MonkeyPatch) -> None:
+    variables = [{"path": "inputs.growth_year_1", "low": 0.04, "high": 0.06}, {"path": "inputs.x", "low": 0, "high": 1}]
+    path, message = _path_error("tornado", {"base": KO, "variables": variables}, monkeypatch)
+    assert path == "inputs.variables[1].path"
+    assert message.startswith(f"'inputs.x' {_NO_INPUT}")
+    scenarios = [{"name": "bull", "probability": 1.0, "overrides": {"inputs.growth_yr_1": 0.1}}]
+    path, message = _path_error("scenarios", {"base": KO, "scenarios": scenarios}, monkeypatch)
+    assert path == "inputs.scenarios[0].overrides"
+    assert message.startswith(f"'inputs.growth_yr_1' {_NO_INPUT}")
+    reverse = {"base": _EXPLICIT, "solve_for": "path", "path": "inputs.discount_rat", "target": 100.0}
+    path, message = _path_error("reverse_dcf", reverse, monkeypatch)
+    assert path == "inputs.path"
+    assert message.startswith("'inputs.discount_rat' names no input of model fcff_explicit; known: discount_rate")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("inputs.terminal.grwth", "'inputs.terminal.grwth' names no field of inputs.terminal; known: "),
+        ("inputs.fcff[3]", "'inputs.fcff[3]': index 3 is beyond the 3 values of inputs.fcff in the base request"),
+        ("inputs.revenue[0]", "'inputs.revenue[0]': the base request gives no list at inputs.revenue"),
+        ("inputs.discount_rate[0]", "'inputs.discount_rate[0]': inputs.discount_rate is not a list"),
+        ("inputs.terminal.method", "'inputs.terminal.method' does not name a number"),
+        ("conventions.nope", "'conventions.nope' names no convention of model fcff_explicit; known: timing"),
+        ("discount_rate", "'discount_rate' must start with inputs. or conventions."),
+    ],
+)
+def test_path_problems_on_nested_inputs(target: str, message: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    variables = [{"path": target, "low": 0.01, "high": 0.02}]
+    path, got = _path_error("tornado", {"base": _EXPLICIT, "variables": variables}, monkeypatch)
+    assert path == "inputs.variables[0].path"
+    assert got.startswith(message)
+
+
+def test_paths_that_name_inputs_are_accepted() -> None:
+    for target in ("inputs.terminal.growth", "inputs.fcff[2]", "inputs.discount_rate", "inputs.price"):
+        assert A.path_problem(_EXPLICIT, target) is None, target
+    assert A.path_problem(KO, "inputs.initial_cost_of_capital") is None
+    assert A.path_problem(KO, "conventions.timing", numeric=False) is None
+    # Below a free-form object (the base request of an analysis) any name is accepted.
+    nested = {"model": "tornado", "inputs": {"base": KO, "variables": []}}
+    assert A.path_problem(nested, "inputs.base.inputs.growth_year_1") is None
+    # An unknown base model is reported by the evaluator, as before.
+    assert A.path_problem({"model": "nope"}, "inputs.x") is None
+    with pytest.raises(water_engine.ValidationError, match=r"base\.model: must name a model"):
+        _run("tornado", base={"model": "nope"}, variables=[{"path": "inputs.x", "low": 0, "high": 1}])

@@ -3,7 +3,11 @@
 Every analysis takes a complete `base` request ({"model", "inputs", "conventions"}) and
 varies inputs named by dotted paths relative to that request, e.g.
 `inputs.initial_cost_of_capital`, `inputs.terminal.growth`, `inputs.fcff[2]`. The value
-read is `output` (default `value_per_share`) from the base model's outputs.
+read is `output` (default `value_per_share`) from the base model's outputs. Every path is
+checked with the request, before any computation (`path_problem`): it must name an input of
+the base model (a number, where numbers are varied), and an index must fall inside the list
+the base gives; otherwise a ValidationError names the field, e.g.
+`inputs.rows.path: 'inputs.nope' names no input of model fcff_ginzu; known: ...`.
 
 Evaluation: a varied request is re-validated and re-run through the model, except for
 `fcff_ginzu` with top-level numeric inputs, which goes through the model's fast path:
@@ -42,13 +46,16 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import difflib
 import math
 import random
 import re
+import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import Any, Literal, Union, cast, get_args, get_origin
 
+from ..boundary import _dataclass_info
 from ..errors import EngineError, FieldError, ValidationError
 from ..registry import MODELS, Result, register_model, run
 from . import dcf_ginzu as G
@@ -57,6 +64,7 @@ __all__ = [
     "Evaluator",
     "norm_cdf",
     "norm_ppf",
+    "path_problem",
     "sample_paths",
     "set_path",
     "stable_exp",
@@ -262,15 +270,90 @@ def set_path(request: dict[str, Any], path: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
-def _check_path(path: str, where: str) -> None:
+def _syntax_problem(path: str) -> str | None:
     try:
         parts = _parse_path(path)
     except ValueError:
-        raise ValidationError(
-            FieldError(where, f"{path!r} is not a dotted path such as inputs.growth_year_1")
-        ) from None
+        return f"{path!r} is not a dotted path such as inputs.growth_year_1"
     if len(parts) < 2 or parts[0] not in ("inputs", "conventions"):
-        raise ValidationError(FieldError(where, f"{path!r} must start with inputs. or conventions."))
+        return f"{path!r} must start with inputs. or conventions."
+    return None
+
+
+def _unwrap_optional(tp: Any) -> Any:
+    if get_origin(tp) in (Union, types.UnionType):
+        args = [a for a in get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _is_numeric(tp: Any) -> bool:
+    if tp is Any or tp is float or tp is int:
+        return True
+    return get_origin(tp) in (Union, types.UnionType) and any(_is_numeric(a) for a in get_args(tp))
+
+
+def _known(name: str, names: list[str]) -> str:
+    """The known names, or the closest few of a long list."""
+    if len(names) <= 8:
+        return ", ".join(names) or "none"
+    close = difflib.get_close_matches(name, names, n=4, cutoff=0.6) or names[:4]
+    return f"{', '.join(close)}, ... ({len(names)} in all)"
+
+
+def path_problem(base: Any, path: str, numeric: bool = True) -> str | None:
+    """Why dotted `path` names no input of the base request's model, or None when it names one.
+
+    The path is walked through the model's input (or conventions) dataclasses: each name must be
+    a field, each index must fall inside the list the base request gives there, and with
+    `numeric` the field must hold a number. Below a free-form object (a nested request) any
+    name is accepted. None as well when the base names no model (the Evaluator reports that).
+    """
+    problem = _syntax_problem(path)
+    if problem:
+        return problem
+    model = base.get("model") if isinstance(base, dict) else None
+    spec = MODELS.get(model) if isinstance(model, str) else None
+    if spec is None:
+        return None
+    parts = _parse_path(path)
+    section = cast(str, parts[0])
+    tp: Any = spec.inputs if section == "inputs" else spec.conventions
+    data: Any = base.get(section)
+    where = section
+    for part in parts[1:]:
+        tp = _unwrap_optional(tp)
+        if tp is Any or tp is dict or get_origin(tp) is dict:
+            return None
+        if isinstance(part, int):
+            if get_origin(tp) not in (list, tuple):
+                return f"{path!r}: {where} is not a list"
+            if not isinstance(data, list):
+                return f"{path!r}: the base request gives no list at {where}"
+            if part >= len(data):
+                return f"{path!r}: index {part} is beyond the {len(data)} values of {where} in the base request"
+            args = get_args(tp)
+            fixed = get_origin(tp) is tuple and not (len(args) == 2 and args[1] is Ellipsis)
+            tp, data, where = (args[part] if fixed else args[0]), data[part], f"{where}[{part}]"
+            continue
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return f"{path!r}: {where} has no fields"
+        hints = {info.name: info.hint for info in _dataclass_info(tp)}
+        if part not in hints:
+            owner = f"{'input' if section == 'inputs' else 'convention'} of model {spec.name}"
+            if where != section:
+                owner = f"field of {where}"
+            return f"{path!r} names no {owner}; known: {_known(part, list(hints))}"
+        tp, data, where = hints[part], data.get(part) if isinstance(data, dict) else None, f"{where}.{part}"
+    if numeric and not _is_numeric(_unwrap_optional(tp)):
+        return f"{path!r} does not name a number"
+    return None
+
+
+def _path_errors(base: Any, path: str, where: str, numeric: bool = True) -> list[FieldError]:
+    problem = path_problem(base, path, numeric)
+    return [FieldError(where, problem)] if problem else []
 
 
 # --- Evaluation: generic (re-run) and fast (fcff_ginzu) ---------------------------------------
@@ -551,6 +634,16 @@ class SensitivityInputs:
     columns: Axis = field(metadata=_m("input varied across the columns"))
     output: str = field(default="value_per_share", metadata=_m("output of the base model to tabulate"))
 
+    def validate(self) -> list[FieldError]:
+        errors: list[FieldError] = []
+        for where, axis in (("rows", self.rows), ("columns", self.columns)):
+            errors.extend(_path_errors(self.base, axis.path, f"{where}.path"))
+            if not axis.values:
+                errors.append(FieldError(f"{where}.values", "needs at least one value"))
+            elif len(axis.values) > 201:
+                errors.append(FieldError(f"{where}.values", "at most 201 values"))
+        return errors
+
 
 def _cell(ev: Evaluator, overrides: dict[str, float]) -> float | Exception:
     """One cell's value, or the error that leaves it empty."""
@@ -560,19 +653,13 @@ def _cell(ev: Evaluator, overrides: dict[str, float]) -> float | Exception:
         return exc
 
 
-def _check_axis(axis: Axis, where: str) -> None:
-    _check_path(axis.path, f"{where}.path")
-    if not axis.values:
-        raise ValidationError(FieldError(f"{where}.values", "needs at least one value"))
-    if len(axis.values) > 201:
-        raise ValidationError(FieldError(f"{where}.values", "at most 201 values"))
-
-
 @register_model("sensitivity", inputs=SensitivityInputs, summary="Two-way sensitivity grid over any two inputs")
 def sensitivity(inputs: SensitivityInputs, _conventions: Any) -> Result:
-    """grid[i][j] = output with rows.path = rows.values[i] and columns.path = columns.values[j]."""
-    _check_axis(inputs.rows, "rows")
-    _check_axis(inputs.columns, "columns")
+    """grid[i][j] = output with rows.path = rows.values[i] and columns.path = columns.values[j].
+
+    Both paths must name numeric inputs of the base model (checked with the request, before any
+    computation); a cell whose values the model rejects is null, with a warning.
+    """
     rows, columns = inputs.rows, inputs.columns
     ev = Evaluator(inputs.base, inputs.output, [rows.path, columns.path])
     cells = ev.grid(rows.path, rows.values, columns.path, columns.values)
@@ -619,14 +706,18 @@ class TornadoInputs:
     variables: list[TornadoVariable] = field(metadata=_m("inputs to swing one at a time"))
     output: str = field(default="value_per_share", metadata=_m("output of the base model"))
 
+    def validate(self) -> list[FieldError]:
+        if not self.variables:
+            return [FieldError("variables", "needs at least one variable")]
+        errors: list[FieldError] = []
+        for i, v in enumerate(self.variables):
+            errors.extend(_path_errors(self.base, v.path, f"variables[{i}].path"))
+        return errors
+
 
 @register_model("tornado", inputs=TornadoInputs, summary="One-way sensitivity of an output to each input (tornado)")
 def tornado(inputs: TornadoInputs, _conventions: Any) -> Result:
     """Each variable alone at its low and high value; bars sorted by swing |high - low|, widest first."""
-    if not inputs.variables:
-        raise ValidationError(FieldError("variables", "needs at least one variable"))
-    for i, v in enumerate(inputs.variables):
-        _check_path(v.path, f"variables[{i}].path")
     ev = Evaluator(inputs.base, inputs.output, [v.path for v in inputs.variables])
     bars: list[dict[str, Any]] = []
     for i, v in enumerate(inputs.variables):
@@ -678,15 +769,16 @@ class ScenariosInputs:
             total += s.probability
         if abs(total - 1.0) > 1e-9:
             return [FieldError("scenarios", f"probabilities must sum to 1 (they sum to {total:.6g})")]
-        return []
+        errors: list[FieldError] = []
+        for i, s in enumerate(self.scenarios):
+            for path in s.overrides:
+                errors.extend(_path_errors(self.base, path, f"scenarios[{i}].overrides", numeric=False))
+        return errors
 
 
 @register_model("scenarios", inputs=ScenariosInputs, summary="Named scenarios with probabilities -> weighted value")
 def scenarios(inputs: ScenariosInputs, _conventions: Any) -> Result:
     """weighted value = sum over scenarios of probability * output(base + overrides)."""
-    for i, s in enumerate(inputs.scenarios):
-        for path in s.overrides:
-            _check_path(path, f"scenarios[{i}].overrides")
     ev = Evaluator(inputs.base, inputs.output, [])
     rows = []
     weighted = 0.0
@@ -767,6 +859,27 @@ class MonteCarloInputs:
         metadata=_m("percentiles to report (0-100)"),
     )
     bins: int = field(default=20, metadata=_m("histogram bins", ge=1, le=1000))
+
+    def validate(self) -> list[FieldError]:
+        if not self.drivers:
+            return [FieldError("drivers", "needs at least one driver")]
+        errors: list[FieldError] = []
+        seen: set[str] = set()
+        for i, d in enumerate(self.drivers):
+            if d.path in seen:
+                errors.append(FieldError(f"drivers[{i}].path", f"{d.path!r} appears twice"))
+            else:
+                errors.extend(_path_errors(self.base, d.path, f"drivers[{i}].path"))
+            seen.add(d.path)
+        for k, c in enumerate(self.correlations):
+            errors.extend(
+                FieldError(f"correlations[{k}].{name}", f"{p!r} is not a driver path")
+                for name, p in (("a", c.a), ("b", c.b))
+                if p not in seen
+            )
+        if any(not 0.0 <= q <= 100.0 for q in self.percentiles):
+            errors.append(FieldError("percentiles", "must lie between 0 and 100"))
+        return errors
 
 
 def _cholesky(matrix: list[list[float]]) -> list[list[float]]:
@@ -934,18 +1047,11 @@ def summarize(values: list[float], percentiles: list[float], bins: int, price: f
     summary="Monte Carlo simulation of a model output over random drivers (seeded, reproducible)",
 )
 def monte_carlo(inputs: MonteCarloInputs, _conventions: Any) -> Result:
-    """Simulate `paths` draws of the drivers and summarise the output's distribution."""
-    if not inputs.drivers:
-        raise ValidationError(FieldError("drivers", "needs at least one driver"))
-    seen: set[str] = set()
-    for i, d in enumerate(inputs.drivers):
-        _check_path(d.path, f"drivers[{i}].path")
-        if d.path in seen:
-            raise ValidationError(FieldError(f"drivers[{i}].path", f"{d.path!r} appears twice"))
-        seen.add(d.path)
-    for q in inputs.percentiles:
-        if not 0.0 <= q <= 100.0:
-            raise ValidationError(FieldError("percentiles", "must lie between 0 and 100"))
+    """Simulate `paths` draws of the drivers and summarise the output's distribution.
+
+    Driver and correlation paths are checked with the request, before any draw: each driver
+    path must name a numeric input of the base model, each correlation a driver path.
+    """
     paths = [d.path for d in inputs.drivers]
     ev = Evaluator(inputs.base, inputs.output, paths, cache=all(p[7:] in _DISCOUNT_ONLY for p in paths))
     draws, rejected = sample_paths(inputs.drivers, inputs.correlations, inputs.paths, inputs.seed)

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from ..errors import FieldError, NoSolutionError, ValidationError
 from ..registry import Result, register_model
 from ..rootfind import find_root, linear_grid, scan_brackets
-from .analysis import Evaluator, _check_path
+from .analysis import Evaluator, _path_errors
 
 __all__ = ["ReverseInputs", "compute"]
 
@@ -54,6 +54,8 @@ class ReverseInputs:
             errors.append(FieldError("high", "must be above low"))
         if self.solve_for == "path" and self.path is None:
             errors.append(FieldError("path", "is required when solve_for is path"))
+        elif self.solve_for == "path" and self.path is not None:
+            errors.extend(_path_errors(self.base, self.path, "path"))
         if self.solve_for != "path" and self.base.get("model") != "fcff_ginzu":
             errors.append(FieldError("solve_for", f"{self.solve_for} needs an fcff_ginzu base; use solve_for path"))
         return errors
@@ -70,8 +72,7 @@ def compute(inputs: ReverseInputs, _conventions: Any) -> Result:
     elif inputs.solve_for == "target_margin":
         paths = ["inputs.target_margin"]
     else:
-        assert inputs.path is not None
-        _check_path(inputs.path, "path")
+        assert inputs.path is not None  # checked by ReverseInputs.validate, with the path itself
         paths = [inputs.path]
     ev = Evaluator(inputs.base, inputs.output, paths)
     target = inputs.target
