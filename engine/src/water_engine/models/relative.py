@@ -12,6 +12,15 @@ Exclusions, each reported with its reason: a missing figure; a multiple that is 
 Implied value: subject metric x statistic. EV multiples are bridged to equity:
 equity = EV - net debt - minority interests - preferred stock + non-operating assets;
 per share = equity / shares.
+
+One bridge for peers and subject: a peer's enterprise value (unless given) is built from its
+market cap by the same bridge run backwards, EV = market cap + net debt + minority interests
++ preferred stock - non-operating assets. EV is therefore the value of the operating assets
+alone, the numerator that matches operating metrics (EBITDA, EBIT, sales), and a peer's
+non-operating assets (investments, stakes in other companies) do not inflate its multiples;
+the subject's are added back after the multiple is applied. A peer's `enterprise_value`, when
+given, is used as it is and should follow the same convention. Equity multiples (P/E, P/B,
+P/FCF) use market cap and need no bridge.
 """
 
 from __future__ import annotations
@@ -85,8 +94,15 @@ class Peer:
     net_debt: float = field(default=0.0, metadata={"doc": "debt - cash, " + _MONEY})
     minority_interest: float = field(default=0.0, metadata={"doc": _MONEY})
     preferred: float = field(default=0.0, metadata={"doc": "preferred stock, " + _MONEY})
+    non_operating_assets: float = field(
+        default=0.0, metadata={"doc": "e.g. investments, " + _MONEY + "; subtracted from EV (the subject's bridge)"}
+    )
     enterprise_value: float | None = field(
-        default=None, metadata={"doc": "EV if known; default market_cap + net_debt + minority_interest + preferred"}
+        default=None,
+        metadata={
+            "doc": "EV if known (of the operating assets); default market_cap + net_debt + minority_interest"
+            " + preferred - non_operating_assets"
+        },
     )
     ebitda: float | None = field(default=None, metadata={"doc": _MONEY})
     ebit: float | None = field(default=None, metadata={"doc": _MONEY})
@@ -96,9 +112,12 @@ class Peer:
     fcf: float | None = field(default=None, metadata={"doc": "free cash flow (to equity), " + _MONEY})
 
     def ev(self) -> float:
+        """Enterprise value of the operating assets: the subject's bridge to equity, run backwards."""
         if self.enterprise_value is not None:
             return self.enterprise_value
-        return math.fsum([self.market_cap, self.net_debt, self.minority_interest, self.preferred])
+        return math.fsum(
+            [self.market_cap, self.net_debt, self.minority_interest, self.preferred, -self.non_operating_assets]
+        )
 
 
 @dataclass(frozen=True)
