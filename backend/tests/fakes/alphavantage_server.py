@@ -175,6 +175,20 @@ class FakeAlphaVantage:
         with self._lock:
             self._failure, self._forced, self._times, self._only = None, self.files[file_name], times, only
 
+    def serve_body(
+        self,
+        body: bytes,
+        *,
+        content_type: str = "application/json",
+        times: int | None = None,
+        only: str | None = None,
+    ) -> None:
+        """Answer with `body` (HTTP 200), e.g. a malformed data body, like `serve_error` does with a recording."""
+        with self._lock:
+            self._failure, self._forced, self._times, self._only = (
+                None, Recorded("<served body>", body, content_type, 200), times, only,
+            )  # fmt: skip
+
     # --- answering ---------------------------------------------------------------------------
 
     def _take_override(self, function: str | None = None) -> tuple[str | None, Recorded | None]:
