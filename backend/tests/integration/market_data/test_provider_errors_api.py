@@ -339,3 +339,45 @@ def test_statements_stay_when_a_later_read_fails(
     again = client.get(f"/api/companies/{company_id}/financials", headers=org.admin.headers)
     assert again.status_code == 200
     assert again.json() == financials.json()
+
+
+def test_our_own_daily_budget_used_up_is_a_429_without_a_provider_call(
+    client: TestClient, factory: Factory, alphavantage: FakeAlphaVantage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("WATER_MARKET_DATA_DAILY_BUDGET", "0")
+    get_settings.cache_clear()
+    gateway.default_gateway.cache_clear()
+    org = factory.organization(with_roles=False)
+    company_id = _listed_company(factory, org)
+
+    response = client.get(f"/api/companies/{company_id}/quote", headers=org.admin.headers)
+
+    assert response.status_code == 429, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body = response.json()
+    assert (body["code"], body["scope"]) == (RATE, "daily")
+    assert int(response.headers["retry-after"]) >= 1
+    assert "quota" in body["detail"]
+    assert alphavantage.total_requests == 0
+    quota = client.get("/api/market-data/quota", headers=org.admin.headers).json()
+    assert (quota["provider"], quota["remaining_today"]) == ("alphavantage", 0)
+
+
+def test_the_key_echoed_by_the_daily_notice_reaches_no_answer(
+    client: TestClient, factory: Factory, alphavantage: FakeAlphaVantage
+) -> None:
+    """Alpha Vantage's daily-limit text names the caller's key: neither the problem, the quota nor the
+    metrics repeat it."""
+    org = factory.organization(with_roles=False)
+    company_id = _listed_company(factory, org)
+    switch_on(alphavantage, FAILURES[7])
+    assert FAILURES[7].name == "rate_limited_daily"
+    response = client.get(f"/api/companies/{company_id}/quote", headers=org.admin.headers)
+    assert_problem(response, FAILURES[7])
+    assert alphavantage.requests[-1]["apikey"] == API_KEY  # the fake did echo it back
+    quota = client.get("/api/market-data/quota", headers=org.admin.headers)
+    assert quota.status_code == 200
+    assert API_KEY not in quota.text
+    metrics = client.get("/metrics")
+    assert metrics.status_code == 200
+    assert API_KEY not in metrics.text
