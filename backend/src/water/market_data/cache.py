@@ -122,3 +122,22 @@ def _release_script() -> Any:
 
 def invalidate(request: ProviderRequest) -> None:
     get_redis_bytes().delete(request.cache_key())
+
+
+# A request the vendor refused as premium-only is not asked again for a day: on the free plan's 25
+# calls a day, asking for the full daily history before every fallback would waste one in ten.
+REFUSED_TTL = DAY
+
+
+def _refused_key(request: ProviderRequest) -> str:
+    return "water:md:refused:" + request.cache_key().removeprefix("water:md:raw:")
+
+
+def remember_refused(request: ProviderRequest, detail: str) -> None:
+    get_redis_bytes().set(_refused_key(request), detail.encode(), ex=REFUSED_TTL)
+
+
+def refused(request: ProviderRequest) -> str | None:
+    """The vendor's premium-only refusal of this request within the last day (its message), else None."""
+    detail = get_redis_bytes().get(_refused_key(request))
+    return None if detail is None else detail.decode() if isinstance(detail, bytes) else str(detail)

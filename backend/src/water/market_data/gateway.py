@@ -22,7 +22,7 @@ from prometheus_client import Counter
 
 from ..config import get_settings
 from . import cache, snapshots
-from .errors import RateLimited
+from .errors import PremiumEndpoint, RateLimited
 from .providers.base import ProviderRequest, RawResponse
 from .quota import Plan, RateLimiter
 
@@ -169,6 +169,9 @@ class Gateway:
         The wait for the slot is at most `max_wait`, and never past `deadline` (a worker's task
         must stop before Celery's soft time limit, to be retried rather than killed).
         """
+        refusal = cache.refused(request)
+        if refusal is not None:  # refused as premium-only within the day: not worth a call
+            raise PremiumEndpoint(refusal)
         try:
             if not prepaid:
                 longest = self.max_wait if deadline is None else min(self.max_wait, deadline - time.monotonic())
@@ -178,9 +181,15 @@ class Gateway:
             raise
         try:
             response = self.transport_fetch(request)
+        except PremiumEndpoint as exc:
+            cache.remember_refused(request, exc.detail)
+            provider_calls.labels(self.provider, request.function, "error").inc()
+            raise
         except RateLimited as exc:  # the vendor's own limit, reported in its body
             provider_throttles.labels(self.provider, exc.scope).inc()
             provider_calls.labels(self.provider, request.function, "throttled").inc()
+            if exc.scope == "daily":  # the vendor's day is spent: tell the shared limiter (quota, nightly plan)
+                self.limiter.exhaust_today(exc.detail)
             raise
         except Exception:
             provider_calls.labels(self.provider, request.function, "error").inc()

@@ -49,6 +49,8 @@ class PricesRead(BaseModel):
     bars: list[PriceBarRead]
     snapshot_ids: list[str]
     fetched_at: datetime
+    # "latest_100_days" when the plan refused the full history (Alpha Vantage has, at times, for free keys)
+    history: Literal["full", "latest_100_days"] = "full"
 
 
 class FigureRead(BaseModel):

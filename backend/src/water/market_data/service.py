@@ -24,10 +24,12 @@ from ..errors import InvalidInput, NotFound
 from ..jobs import service as jobs
 from ..jobs.schemas import JobRead
 from ..models import Company, StatementImport
+from . import cache
 from .canonical import PeriodType, StatementPeriod
-from .errors import MarketDataError, ProviderUnavailable, RateLimited
+from .errors import MarketDataError, PremiumEndpoint, ProviderUnavailable, RateLimited
 from .gateway import default_gateway, default_provider
 from .normalize import trailing_twelve_months
+from .providers.alphavantage import is_full_history
 from .providers.base import PriceBar, ProviderRequest, RawResponse, Split, SymbolMatch
 from .repository import MarketDataRepository
 
@@ -54,6 +56,7 @@ class Sourced:
     snapshot_ids: list[str]
     fetched_at: datetime
     stale: bool = False
+    full_history: bool = True  # a daily series: False when the plan served only the latest 100 days
 
 
 def _ids(*responses: RawResponse) -> list[str]:
@@ -112,7 +115,7 @@ def quote(session: Session, company: Company) -> Sourced:
 def daily_prices(session: Session, company: Company) -> Sourced:
     bars, raw = default_provider().daily_prices(_ticker(company), full=True)
     _remember(company, "daily_prices", raw)
-    return Sourced(sorted(bars, key=lambda b: b.day), _ids(raw), raw.fetched_at)
+    return Sourced(sorted(bars, key=lambda b: b.day), _ids(raw), raw.fetched_at, full_history=is_full_history(raw))
 
 
 def resample(bars: list[PriceBar], interval: str) -> list[PriceBar]:
@@ -141,6 +144,8 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
     benchmark_splits, benchmark_splits_raw = _splits_unless_marked(provider, benchmark_symbol(), benchmark_bars)
     treasury, treasury_raw = provider.treasury_yield("10year", "monthly")
     beta = _regression_beta(split_adjusted(stock.value, stock_splits), split_adjusted(benchmark_bars, benchmark_splits))
+    beta["history"] = "full" if stock.full_history and is_full_history(benchmark_raw) else LATEST_100_DAYS
+    warnings = [] if beta["history"] == "full" else [SHORT_HISTORY_WARNING.format(observations=beta["observations"])]
     beta_sources = stock.snapshot_ids + _ids(benchmark_raw, *stock_splits_raw, *benchmark_splits_raw)
     latest_rate = max(treasury, key=lambda p: p.day)
     return {
@@ -158,8 +163,17 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
             "series": "TREASURY_YIELD 10year monthly",
             "snapshot_ids": _ids(treasury_raw),
         },
+        "warnings": warnings,
         "engine_version": water_engine.__version__,
     }
+
+
+LATEST_100_DAYS = "latest_100_days"
+SHORT_HISTORY_WARNING = (
+    "Alpha Vantage served only the latest 100 trading days of prices on this plan, so the beta rests on "
+    "{observations} weekly returns instead of two years'. A premium plan (WATER_MARKET_DATA_PREMIUM=true) "
+    "serves the full history."
+)
 
 
 def _splits_unless_marked(provider: Any, symbol: str, bars: list[PriceBar]) -> tuple[list[Split], list[RawResponse]]:
@@ -253,7 +267,7 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
     symbol = _ticker(company)
     if time.monotonic() > deadline:
         raise RateLimited("Refresh paused to stay within the task time limit.", scope="burst", retry_after=1)
-    raws = default_gateway().fetch_many(provider.company_requests(symbol), deadline=deadline)
+    raws, provider_calls = _fetch_company(provider, symbol, deadline)
     by_function = {r.request.function: r for r in raws}
     replay = provider.replaying(raws)
     statement_raws = [by_function[f] for f in STATEMENT_FUNCTIONS]
@@ -285,7 +299,8 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
             profile, _ = replay.company_profile(symbol)
             price_currency = (profile.currency or price_currency or company.currency).upper()
         elif dataset == "daily_prices":
-            replay.check_daily_prices(symbol, full=True)  # the bars are built by the reads that use them
+            full = is_full_history(responses["daily_prices"][0])
+            replay.check_daily_prices(symbol, full=full)  # the bars are built by the reads that use them
         else:
             {
                 "quote": replay.quote,
@@ -299,9 +314,32 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
         "company_id": str(company.id),
         "symbol": symbol,
         "datasets": list(REFRESH_DATASETS),
-        "provider_calls": sum(1 for r in raws if not r.from_cache),
+        "provider_calls": provider_calls,
         "unchanged": unchanged,
     }
+
+
+def _fetch_company(provider: Any, symbol: str, deadline: float) -> tuple[list[RawResponse], int]:
+    """The refresh's nine responses and the provider calls they took.
+
+    Alpha Vantage has at times served TIME_SERIES_DAILY's full history to premium plans only; then
+    the refresh goes on with the latest 100 days. A refusal is remembered for a day (see
+    `cache.refused`), so only the first refresh after it asks for the full history in vain.
+    """
+    gateway = default_gateway()
+    full_history = cache.refused(provider.daily_request(symbol, full=True)) is None
+    started = datetime.now(UTC)
+    try:
+        raws = gateway.fetch_many(provider.company_requests(symbol, full_history=full_history), deadline=deadline)
+        return raws, sum(1 for r in raws if not r.from_cache)
+    except PremiumEndpoint:
+        if not full_history:
+            raise  # something else is premium-only: the refusal stands
+    # The rest of the batch is stored and cached by now, so this costs the compact series' one call.
+    raws = gateway.fetch_many(provider.company_requests(symbol, full_history=False), deadline=deadline)
+    # The first batch's calls are cache hits now: count what was fetched since the refresh began, and
+    # the call that was refused.
+    return raws, 1 + sum(1 for r in raws if not r.from_cache or r.fetched_at >= started)
 
 
 def _store_statements(

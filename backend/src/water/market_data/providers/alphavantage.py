@@ -805,16 +805,16 @@ class AlphaVantageProvider:
     def _get(self, function: str, **params: str) -> RawResponse:
         return self._fetch(ProviderRequest.of(PROVIDER, function, **params))
 
-    def company_requests(self, symbol: str) -> list[ProviderRequest]:
-        """The requests of `company_profile`, `quote`, `daily_prices(full=True)`, `statements`, `earnings`,
-        `dividends` and `splits` for one symbol: fetch them in one batch, then parse them with `replaying`."""
+    def company_requests(self, symbol: str, *, full_history: bool = True) -> list[ProviderRequest]:
+        """The requests of `company_profile`, `quote`, `daily_prices(full=full_history)`, `statements`,
+        `earnings`, `dividends` and `splits` for one symbol: fetch them in one batch, then parse them
+        with `replaying`."""
         ticker = _symbol(symbol)
-        daily = "TIME_SERIES_DAILY_ADJUSTED" if self.premium else "TIME_SERIES_DAILY"
         of = ProviderRequest.of
         return [
             of(PROVIDER, "OVERVIEW", symbol=ticker),
             of(PROVIDER, "GLOBAL_QUOTE", symbol=ticker, **self._csv),
-            of(PROVIDER, daily, symbol=ticker, outputsize="full"),
+            self.daily_request(ticker, full=full_history),
             *(of(PROVIDER, function, symbol=ticker) for function in (IS, BS, CF)),
             of(PROVIDER, "EARNINGS", symbol=ticker),
             of(PROVIDER, "DIVIDENDS", symbol=ticker),
@@ -851,16 +851,30 @@ class AlphaVantageProvider:
         raw = self._fetch(self.quote_request(symbol))
         return parse_quote(raw), raw
 
-    def daily_prices(self, symbol: str, *, full: bool = False) -> tuple[list[PriceBar], RawResponse]:
-        """Oldest first. Compact is the latest 100 days; `full` is the whole history (20+ years)."""
+    def daily_request(self, symbol: str, *, full: bool) -> ProviderRequest:
+        """The daily series: adjusted on a premium plan, as traded on the free one; `full` asks for all of it."""
         function = "TIME_SERIES_DAILY_ADJUSTED" if self.premium else "TIME_SERIES_DAILY"
-        raw = self._get(function, symbol=_symbol(symbol), **({"outputsize": "full"} if full else {}))
+        return ProviderRequest.of(
+            PROVIDER, function, symbol=_symbol(symbol), **({"outputsize": "full"} if full else {})
+        )
+
+    def daily_prices(self, symbol: str, *, full: bool = False) -> tuple[list[PriceBar], RawResponse]:
+        """Oldest first. Compact is the latest 100 days; `full` is the whole history (20+ years).
+
+        Alpha Vantage has at times served the full history of TIME_SERIES_DAILY to premium plans
+        only: then `full` gets the latest 100 days instead (`is_full_history(raw)` says which).
+        """
+        try:
+            raw = self._fetch(self.daily_request(symbol, full=full))
+        except PremiumEndpoint:
+            if not full:
+                raise
+            raw = self._fetch(self.daily_request(symbol, full=False))
         return parse_daily_series(raw), raw
 
     def check_daily_prices(self, symbol: str, *, full: bool = False) -> RawResponse:
         """`daily_prices`' response, checked as it would parse but without its bars (for a refresh, which stores it)."""
-        function = "TIME_SERIES_DAILY_ADJUSTED" if self.premium else "TIME_SERIES_DAILY"
-        raw = self._get(function, symbol=_symbol(symbol), **({"outputsize": "full"} if full else {}))
+        raw = self._fetch(self.daily_request(symbol, full=full))
         daily_series_object(raw)
         return raw
 
@@ -886,6 +900,11 @@ class AlphaVantageProvider:
     ) -> tuple[list[RatePoint], RawResponse]:
         raw = self._get("TREASURY_YIELD", interval=interval, maturity=maturity)
         return parse_treasury_yield(raw), raw
+
+
+def is_full_history(raw: RawResponse) -> bool:
+    """True when a daily series response is the whole history, False when it is the latest 100 days."""
+    return dict(raw.request.params).get("outputsize") == "full"
 
 
 def _symbol(symbol: str) -> str:
