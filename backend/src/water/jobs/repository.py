@@ -130,6 +130,15 @@ class JobRepository:
     def get(self, organization_id: uuid.UUID, job_id: uuid.UUID) -> Job | None:
         return self.session.scalar(select(Job).where(Job.id == job_id, Job.organization_id == organization_id))
 
+    def latest_of_kind(self, organization_id: uuid.UUID, kind: str) -> Job | None:
+        query = (
+            select(Job)
+            .where(Job.organization_id == organization_id, Job.kind == kind)
+            .order_by(Job.created_at.desc(), Job.id.desc())
+            .limit(1)
+        )
+        return self.session.scalar(query)
+
     def finish(
         self, job_id: uuid.UUID, attempt: int, status: JobStatus, *, result: Any = None, error: Any = None
     ) -> bool:

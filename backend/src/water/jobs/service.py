@@ -90,6 +90,33 @@ def create_job_for_listed_company(
     return row
 
 
+def record_finished_job(
+    session: Session, organization_id: uuid.UUID, kind: str, *, payload: dict[str, Any], result: dict[str, Any]
+) -> Job:
+    """A job row for work already done in this transaction (e.g. a beat task's outcome, kept where users
+    and operators can read it: Celery keeps no results). Never sent to a queue."""
+    now = datetime.now(UTC)
+    job = Job(
+        id=uuid.uuid4(),
+        organization_id=organization_id,
+        kind=kind,
+        status=JobStatus.succeeded,
+        payload=payload,
+        result=result,
+        attempts=1,
+        request_id=structlog.contextvars.get_contextvars().get("request_id"),
+        started_at=now,
+        finished_at=now,
+    )
+    JobRepository(session).add(job)
+    session.flush()
+    return job
+
+
+def latest_job_of_kind(session: Session, principal: Principal, kind: str) -> Job | None:
+    return JobRepository(session).latest_of_kind(principal.organization_id, kind)
+
+
 def get_job(session: Session, principal: Principal, job_id: uuid.UUID) -> Job:
     job = JobRepository(session).get(principal.organization_id, job_id)
     if job is None:

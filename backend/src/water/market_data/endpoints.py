@@ -28,7 +28,7 @@ from ..errors import InvalidInput, NotFound, WaterError
 from ..jobs.schemas import JobRead
 from ..kit.etag import Rendered, RenderedBodies, etag_json, render_json, respond
 from ..middleware import RouteBodyLimit
-from . import cache, service
+from . import cache, nightly, service
 from . import repository as market_repository
 from .gateway import cache_lookups, default_gateway, default_provider
 from .providers.alphavantage import parse_quote
@@ -263,14 +263,18 @@ async def refresh_company(company_id: uuid.UUID, principal: Writer, session: DbS
 
 
 @router.get("/market-data/quota", response_model=QuotaRead)
-def get_quota(principal: Reader) -> QuotaRead:
-    """The provider plan and the calls left today (shared by every Water process)."""
+def get_quota(principal: Reader, session: DbSession) -> QuotaRead:
+    """The provider plan and the calls left today (shared by every Water process), and the organization's
+    last nightly refresh (what it queued and what it skipped, and why)."""
     gateway = default_gateway()
     state = gateway.limiter.state()
+    last = nightly.latest_run(session, principal)
     return QuotaRead(
         provider=gateway.provider, requests_per_second=state.plan.requests_per_second, burst=state.plan.burst,
         daily_budget=state.plan.daily_budget if state.plan.daily_budget >= 0 else None,
         used_today=state.used_today, remaining_today=state.remaining_today, resets_at=state.resets_at,
+        exhausted_by_provider=state.exhausted_by_provider,
+        last_nightly_run=JobRead.model_validate(last) if last is not None else None,
     )  # fmt: skip
 
 

@@ -4,7 +4,9 @@ Two limits, checked and taken atomically in one script:
 - the burst rate (`requests_per_second`, at most `burst` calls at once after a quiet spell), kept
   as a schedule of reservations (GCRA, the "generic cell rate algorithm": the same limit as a
   token bucket of capacity `burst`, stored as the time the schedule is next free);
-- a daily budget (`daily_budget` calls per UTC day).
+- a daily budget (`daily_budget` calls per UTC day), and the provider's own word: when the vendor
+  answers that the day's quota is used up (its daily-limit body), `exhaust_today` marks the day
+  spent, so every process stops calling until the UTC day rolls over (also on an "unlimited" plan).
 A caller that must wait is given the next free slot in the schedule and sleeps until it: callers
 are served in the order they asked, each with one script call, where a bucket polled by sleeping
 callers serves whoever wakes first (eight processes on the free tier's one call a second: some got
@@ -23,10 +25,10 @@ from ..redis_client import get_redis
 from .errors import RateLimited
 
 # KEYS: schedule (the time, in seconds on Redis's clock, at which every slot given so far has been
-# served), day counter. ARGV: rate per second, burst, daily budget, cost, day ttl in seconds, the
+# served), day counter, the day's "provider says exhausted" mark. ARGV: rate per second, burst, daily budget, cost, day ttl in seconds, the
 # longest wait the caller accepts in seconds. Returns {granted (0/1), wait in microseconds (before
 # the calls may be made if granted; until a slot would be free if not; -1 for the daily budget),
-# scope (0 burst, 1 daily), calls used today}.
+# scope (0 burst, 1 daily budget, 2 the provider said the day's quota is used up), calls used today}.
 _RESERVE = """
 pcall(redis.replicate_commands)
 local now_parts = redis.call('TIME')
@@ -37,6 +39,9 @@ local budget = tonumber(ARGV[3])
 local cost = tonumber(ARGV[4])
 local max_wait = tonumber(ARGV[6])
 local used = tonumber(redis.call('GET', KEYS[2]) or '0')
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  return {0, -1, 2, used}
+end
 if budget >= 0 and used + cost > budget then
   return {0, -1, 1, used}
 end
@@ -79,6 +84,7 @@ class QuotaState:
     used_today: int
     remaining_today: int | None
     resets_at: datetime
+    exhausted_by_provider: str | None = None  # the provider's words when it said the day's quota is used up
 
 
 def _day(now: datetime | None = None) -> str:
@@ -97,7 +103,12 @@ class RateLimiter:
         self._script = get_redis().register_script(_RESERVE)
 
     def _keys(self) -> list[str]:
-        return [f"water:md:schedule:{self.provider}", f"water:md:day:{self.provider}:{_day()}"]
+        day = _day()
+        return [
+            f"water:md:schedule:{self.provider}",
+            f"water:md:day:{self.provider}:{day}",
+            f"water:md:exhausted:{self.provider}:{day}",
+        ]
 
     def _reserve(self, cost: int, max_wait: float) -> tuple[bool, float, str]:
         """(granted, seconds to wait, "" | "burst" | "daily"): granted calls may be made after the wait."""
@@ -110,12 +121,16 @@ class RateLimiter:
         )
         if granted:
             return True, int(wait_us) / 1_000_000, ""
-        if int(scope) == 1:
-            return False, (_next_midnight() - datetime.now(UTC)).total_seconds(), "daily"
+        if int(scope) in (1, 2):
+            return (
+                False,
+                (_next_midnight() - datetime.now(UTC)).total_seconds(),
+                "daily" if int(scope) == 1 else "provider",
+            )
         return False, int(wait_us) / 1_000_000, "burst"
 
     def try_acquire(self, cost: int = 1) -> tuple[bool, float, str]:
-        """Take `cost` calls if they may be made now; else (False, seconds to wait, "burst" | "daily")."""
+        """Take `cost` calls if they may be made now; else (False, seconds to wait, "burst" | "daily" | "provider")."""
         return self._reserve(cost, 0.0)
 
     def acquire(self, cost: int = 1, *, max_wait: float = 5.0) -> None:
@@ -126,6 +141,13 @@ class RateLimiter:
             if wait > 0:
                 time.sleep(wait)
             return
+        if scope == "provider":
+            raise RateLimited(
+                f"{self.provider} said today's request quota is used up; no more calls are made until it resets "
+                "at midnight UTC.",
+                scope="daily",
+                retry_after=int(wait) + 1,
+            )
         if scope == "daily":
             raise RateLimited(
                 f"The {self.provider} daily quota ({self.plan.daily_budget} calls) is used up; it resets at midnight UTC.",
@@ -138,7 +160,19 @@ class RateLimiter:
             retry_after=int(wait) + 1,
         )
 
+    def exhaust_today(self, reason: str) -> None:
+        """The provider answered that today's quota is used up: no process calls it again this UTC day.
+
+        The mark is keyed by the day as the budget is (it lapses at midnight UTC, when Alpha Vantage
+        resets its daily limit); `reason` is the provider's (redacted) message, shown by `state`.
+        """
+        get_redis().set(self._keys()[2], reason[:500], ex=2 * 86400)
+
     def state(self) -> QuotaState:
-        used = int(get_redis().get(self._keys()[1]) or 0)
+        used_raw, exhausted = get_redis().mget(self._keys()[1:])
+        used = int(used_raw or 0)
         remaining = None if self.plan.daily_budget < 0 else max(0, self.plan.daily_budget - used)
-        return QuotaState(self.plan, used, remaining, _next_midnight())
+        if exhausted is not None:
+            remaining = 0
+        reason = exhausted.decode() if isinstance(exhausted, bytes) else exhausted
+        return QuotaState(self.plan, used, remaining, _next_midnight(), reason)

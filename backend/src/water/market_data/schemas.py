@@ -6,6 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
+from ..jobs.schemas import JobRead
 from ..kit.schemas import ReadSchema, Schema
 
 
@@ -83,6 +84,10 @@ class QuotaRead(BaseModel):
     used_today: int
     remaining_today: int | None
     resets_at: datetime
+    # The provider's words when it answered that today's quota is used up (then remaining_today is 0).
+    exhausted_by_provider: str | None = None
+    # The organization's latest nightly refresh: its companies queued and skipped, with the reasons.
+    last_nightly_run: JobRead | None = None
 
 
 class StatementImportRead(ReadSchema):

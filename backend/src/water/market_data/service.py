@@ -373,24 +373,6 @@ def _period_row(period: StatementPeriod, snapshot_of: dict[str, str | None]) -> 
     }
 
 
-def plan_nightly_refresh(session: Session) -> tuple[list[Company], list[dict[str, str]]]:
-    """Companies to refresh tonight, stalest first, within the quota left; the rest with the reason."""
-    state = default_gateway().limiter.state()
-    candidates = MarketDataRepository(session).listed_companies_stalest_first(limit=10_000)
-    if state.remaining_today is None:
-        return candidates, []
-    affordable = state.remaining_today // CALLS_PER_REFRESH
-    skipped = [
-        {
-            "company_id": str(c.id),
-            "ticker": c.ticker or "",
-            "reason": f"daily quota: {state.remaining_today} calls left, {CALLS_PER_REFRESH} per company",
-        }
-        for c in candidates[affordable:]
-    ]
-    return candidates[:affordable], skipped
-
-
 # --- private companies: statement import -----------------------------------------------------
 
 

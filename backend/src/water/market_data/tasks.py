@@ -9,14 +9,12 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
-from ..auth.principal import Principal
 from ..jobs import service as jobs
 from ..jobs.repository import ClaimedJob
 from ..models import Company
-from ..models.user import Role
 from ..worker.queues import SOFT_TIME_LIMIT, Queue
 from ..worker.task import water_task
-from . import service
+from . import nightly, service
 from .errors import MarketDataError, RateLimited
 
 log = structlog.get_logger("water.market_data")
@@ -54,17 +52,6 @@ jobs.TASKS_BY_KIND["market_data.refresh"] = lambda: refresh_company_task
 
 @water_task("market_data.refresh_all", queue=Queue.low_priority)
 def refresh_all_task(session: Session) -> dict[str, Any]:
-    """Nightly: queue a refresh for every covered listed company within the quota, stalest first; record the rest."""
-    planned, skipped = service.plan_nightly_refresh(session)
-    for company in planned:
-        system = Principal(organization_id=company.organization_id, role=Role.admin)
-        jobs.create_job(
-            session,
-            system,
-            "market_data.refresh",
-            {"company_id": str(company.id), "nightly": True},
-            refresh_company_task,
-        )
-    summary = {"queued": len(planned), "skipped": skipped}
-    log.info("market_data.nightly_plan", queued=len(planned), skipped=len(skipped))
-    return summary
+    """Nightly: queue a refresh for every covered listed company within the quota, stalest first; record
+    the run (queued and skipped companies, with the reasons) as a `market_data.nightly` job per organization."""
+    return nightly.run_nightly(session, refresh_company_task)
