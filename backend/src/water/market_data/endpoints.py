@@ -243,14 +243,29 @@ def _financials_bodies() -> RenderedBodies:
 
 
 @router.get("/companies/{company_id}/market-inputs")
-async def get_market_inputs(company_id: uuid.UUID, principal: Reader, session: DbSession, request: Request) -> Response:
-    """Price, regression beta against the benchmark (with R² and standard error) and the risk-free rate, with as-of dates."""
-    return await run_in_transaction(session, _market_inputs, session, principal, company_id, request)
+async def get_market_inputs(
+    company_id: uuid.UUID,
+    principal: Reader,
+    session: DbSession,
+    request: Request,
+    benchmark: Annotated[str | None, Query(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9.\-]+$")] = None,
+    frequency: Interval = "weekly",
+    years: Annotated[int, Query(ge=1, le=10)] = 2,
+) -> Response:
+    """Price, regression beta against the benchmark (with R² and standard error) and the risk-free rate, with as-of dates.
+
+    The beta's benchmark (default: the configured one, SPY), return frequency and window in years
+    can be chosen per request.
+    """
+    options = service.BetaOptions(benchmark=benchmark.upper() if benchmark else None, frequency=frequency, years=years)
+    return await run_in_transaction(session, _market_inputs, session, principal, company_id, request, options)
 
 
-def _market_inputs(session: Session, principal: Principal, company_id: uuid.UUID, request: Request) -> Response:
+def _market_inputs(
+    session: Session, principal: Principal, company_id: uuid.UUID, request: Request, options: service.BetaOptions
+) -> Response:
     company = companies.get_company(session, principal, company_id)
-    return etag_json(request, service.market_inputs(session, company))
+    return etag_json(request, service.market_inputs(session, company, options))
 
 
 @router.post("/companies/{company_id}/refresh", status_code=status.HTTP_202_ACCEPTED, response_model=JobRead)

@@ -133,19 +133,39 @@ def financials(session: Session, company: Company, period_type: str | None) -> l
     return MarketDataRepository(session).periods(company.id, period_type)
 
 
-def market_inputs(session: Session, company: Company) -> dict[str, Any]:
-    """Price, regression beta (weekly, two years, against the benchmark) and the 10-year risk-free rate."""
+@dataclass(frozen=True)
+class BetaOptions:
+    """How the market inputs' beta is estimated: against which benchmark, on which returns, over how long."""
+
+    benchmark: str | None = None  # None: the configured benchmark (`benchmark_symbol()`)
+    frequency: str = "weekly"  # daily, weekly (last close of each ISO week) or monthly
+    years: int = 2
+
+
+def market_inputs(session: Session, company: Company, options: BetaOptions = BetaOptions()) -> dict[str, Any]:
+    """Price, regression beta (weekly over two years against the benchmark, unless `options` say
+    otherwise) and the 10-year risk-free rate."""
     provider = default_provider()
+    benchmark = options.benchmark or benchmark_symbol()
     current = quote(session, company)
     stock = daily_prices(session, company)
-    benchmark_bars, benchmark_raw = provider.daily_prices(benchmark_symbol(), full=True)
+    benchmark_bars, benchmark_raw = provider.daily_prices(benchmark, full=True)
     benchmark_bars = sorted(benchmark_bars, key=lambda b: b.day)
     stock_splits, stock_splits_raw = _splits_unless_marked(provider, _ticker(company), stock.value)
-    benchmark_splits, benchmark_splits_raw = _splits_unless_marked(provider, benchmark_symbol(), benchmark_bars)
+    benchmark_splits, benchmark_splits_raw = _splits_unless_marked(provider, benchmark, benchmark_bars)
     treasury, treasury_raw = provider.treasury_yield("10year", "monthly")
-    beta = _regression_beta(split_adjusted(stock.value, stock_splits), split_adjusted(benchmark_bars, benchmark_splits))
+    beta = _regression_beta(
+        split_adjusted(stock.value, stock_splits),
+        split_adjusted(benchmark_bars, benchmark_splits),
+        frequency=options.frequency,
+        years=options.years,
+    )
     beta["history"] = "full" if stock.full_history and is_full_history(benchmark_raw) else LATEST_100_DAYS
-    warnings = [] if beta["history"] == "full" else [SHORT_HISTORY_WARNING.format(observations=beta["observations"])]
+    warnings = (
+        []
+        if beta["history"] == "full"
+        else [SHORT_HISTORY_WARNING.format(observations=beta["observations"], frequency=options.frequency)]
+    )
     beta_sources = stock.snapshot_ids + _ids(benchmark_raw, *stock_splits_raw, *benchmark_splits_raw)
     latest_rate = max(treasury, key=lambda p: p.day)
     return {
@@ -156,7 +176,7 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
             "stale": current.stale,
             "snapshot_ids": current.snapshot_ids,
         },
-        "beta": {**beta, "benchmark": benchmark_symbol(), "snapshot_ids": beta_sources},
+        "beta": {**beta, "benchmark": benchmark, "snapshot_ids": beta_sources},
         "risk_free_rate": {
             "value": latest_rate.rate,
             "as_of": latest_rate.day,
@@ -171,7 +191,7 @@ def market_inputs(session: Session, company: Company) -> dict[str, Any]:
 LATEST_100_DAYS = "latest_100_days"
 SHORT_HISTORY_WARNING = (
     "Alpha Vantage served only the latest 100 trading days of prices on this plan, so the beta rests on "
-    "{observations} weekly returns instead of two years'. A premium plan (WATER_MARKET_DATA_PREMIUM=true) "
+    "{observations} {frequency} returns instead of the whole window. A premium plan (WATER_MARKET_DATA_PREMIUM=true) "
     "serves the full history."
 )
 
@@ -215,9 +235,13 @@ def split_adjusted(bars: list[PriceBar], splits: Sequence[Split] = ()) -> list[t
 
 
 def _regression_beta(
-    stock: list[tuple[date, float]], benchmark: list[tuple[date, float]], years: int = 2
+    stock: list[tuple[date, float]],
+    benchmark: list[tuple[date, float]],
+    *,
+    frequency: str = "weekly",
+    years: int = 2,
 ) -> dict[str, Any]:
-    """OLS beta of weekly returns over the last `years` both series cover, on (day, close) sorted by day."""
+    """OLS beta of `frequency` returns over the last `years` both series cover, on (day, close) sorted by day."""
     if not stock or not benchmark:
         raise InvalidInput("Not enough price history to estimate beta.")
     end = min(stock[-1][0], benchmark[-1][0])
@@ -230,7 +254,7 @@ def _regression_beta(
         {
             "model": "beta_regression",
             "inputs": {"stock": series(stock), "benchmark": series(benchmark)},
-            "conventions": {"frequency": "weekly"},
+            "conventions": {"frequency": frequency},
         }
     )
     out = result["outputs"]
@@ -240,7 +264,8 @@ def _regression_beta(
         "standard_error": out["standard_error"],
         "t_statistic": out.get("t_statistic"),
         "observations": out["observations"],
-        "frequency": "weekly",
+        "frequency": frequency,
+        "years": years,
         "returns": "price returns, split-adjusted",
         "from": start,
         "to": end,

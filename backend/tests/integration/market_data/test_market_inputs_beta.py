@@ -60,3 +60,50 @@ def test_premium_plan_beta_uses_the_adjusted_series_own_split_coefficients(
     # Both plans compute the same thing (price returns, split-adjusted) from the same closes.
     assert premium["value"] == pytest.approx(free["value"], rel=1e-12)
     assert premium["observations"] == free["observations"]
+
+
+def test_the_beta_can_be_asked_for_another_benchmark_frequency_and_window(
+    client: TestClient, factory: Factory, db: Session
+) -> None:
+    org = factory.organization(with_roles=False)
+    created = client.post("/api/companies/from-symbol", json={"symbol": "DBRK"}, headers=org.admin.headers)
+    url = f"/api/companies/{created.json()['id']}/market-inputs"
+
+    default = client.get(url, headers=org.admin.headers).json()["beta"]
+    assert (default["benchmark"], default["frequency"], default["years"]) == ("DSPY", "weekly", 2)
+
+    monthly = client.get(url, params={"frequency": "monthly", "years": 3}, headers=org.admin.headers)
+    assert monthly.status_code == 200, monthly.text
+    beta = monthly.json()["beta"]
+    assert (beta["frequency"], beta["years"]) == ("monthly", 3)
+    assert 33 <= beta["observations"] <= 36  # the demo's three years of months
+    assert beta["value"] != default["value"]
+
+    against_peer = client.get(url, params={"benchmark": "daqi"}, headers=org.admin.headers).json()["beta"]
+    assert against_peer["benchmark"] == "DAQI"
+    assert ("TIME_SERIES_DAILY", "DAQI") in _sources(db, against_peer)
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"years": 0}, "years"),
+        ({"years": 11}, "years"),
+        ({"frequency": "hourly"}, "frequency"),
+        ({"benchmark": "S P"}, "benchmark"),
+    ],
+)
+def test_bad_beta_options_are_a_422_problem(
+    client: TestClient,
+    factory: Factory,
+    params: dict,
+    field: str,  # type: ignore[type-arg]
+) -> None:
+    org = factory.organization(with_roles=False)
+    created = client.post("/api/companies/from-symbol", json={"symbol": "DAQI"}, headers=org.admin.headers)
+    response = client.get(
+        f"/api/companies/{created.json()['id']}/market-inputs", params=params, headers=org.admin.headers
+    )
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert field in response.text
