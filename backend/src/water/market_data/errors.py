@@ -47,4 +47,13 @@ class InvalidCall(MarketDataError):
 
 
 class ProviderUnavailable(MarketDataError):
+    """The vendor failed (5xx, a web page instead of data, a timeout, a cut connection): worth retrying soon."""
+
     status, code, title = 503, "market_data_unavailable", "Market data provider unavailable"
+    RETRY_AFTER_SECONDS = 60  # outages seen from Alpha Vantage last minutes, not seconds
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(
+            detail, headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)}, retry_after=self.RETRY_AFTER_SECONDS
+        )
+        self.retry_after = self.RETRY_AFTER_SECONDS

@@ -131,6 +131,8 @@ def assert_problem(response: httpx.Response, failure: Failure) -> dict[str, Any]
         assert body["scope"] == failure.scope
         assert int(response.headers["retry-after"]) >= 1
         assert body["retry_after"] == int(response.headers["retry-after"])
+    if failure.code == "market_data_unavailable":  # an outage: the client is told when to try again
+        assert int(response.headers["retry-after"]) == body["retry_after"] == 60
     return body
 
 
