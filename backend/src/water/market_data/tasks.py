@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 import uuid
 from typing import Any
@@ -34,13 +35,37 @@ def _refresh_work(session: Session, job: ClaimedJob) -> dict[str, Any]:
         raise jobs.RetryLater(limited.retry_after, limited.detail) from limited
 
 
+# Retries of a throttled refresh back off: exponential from BACKOFF_BASE seconds, doubled per retry, with
+# "equal jitter" (a random wait in the upper half of the step, so workers throttled together spread
+# out), at most BACKOFF_CAP seconds, and never sooner than the provider's Retry-After.
+BACKOFF_BASE = 2.0
+BACKOFF_CAP = 300.0
+# A job held by another attempt (its lease not run out) is looked at again at least this often.
+BUSY_POLL_SECONDS = 10.0
+
+
+def retry_countdown(retries: int, floor: float, *, jitter: float | None = None) -> float:
+    """Seconds before retry number `retries` + 1 (0 for the first retry): within [step / 2, step] for
+    step = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** retries), never less than `floor` (the provider's
+    Retry-After). `jitter` in [0, 1] picks the point in that range (random when None)."""
+    step = min(BACKOFF_CAP, BACKOFF_BASE * 2.0 ** min(retries, 32))
+    share = random.random() if jitter is None else min(1.0, max(0.0, jitter))  # noqa: S311 (jitter, not a secret)
+    return max(floor, step / 2 + share * step / 2)
+
+
 @water_task("market_data.refresh_company", queue=Queue.low_priority, max_retries=50)
 def refresh_company_task(session: Session, job_id: str) -> str:
     """Refresh one company's market data; waits out burst limits by retrying, fails clearly otherwise."""
     try:
         return jobs.run_job(session, job_id, _refresh_work)
     except jobs.JobBusy as busy:
-        raise refresh_company_task.retry(countdown=min(busy.retry_in, 10)) from None
+        throttled = isinstance(busy.__cause__, jobs.RetryLater)  # the provider's limit, not another attempt's lease
+        floor = busy.retry_in if throttled else min(busy.retry_in, BUSY_POLL_SECONDS)
+        retries = refresh_company_task.request.retries
+        countdown = retry_countdown(retries, floor)
+        log.info("market_data.refresh_retry", job_id=job_id, retry=retries + 1, countdown=round(countdown, 3),
+                 floor=floor, throttled=throttled)  # fmt: skip
+        raise refresh_company_task.retry(countdown=countdown) from None
     except MarketDataError as exc:
         jobs.fail_job(job_id, {"code": exc.code, "title": exc.title, "detail": exc.detail})
         log.warning("market_data.refresh_failed", job_id=job_id, code=exc.code)
