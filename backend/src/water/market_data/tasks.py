@@ -67,6 +67,10 @@ def refresh_company_task(session: Session, job_id: str) -> str:
                  floor=floor, throttled=throttled)  # fmt: skip
         raise refresh_company_task.retry(countdown=countdown) from None
     except MarketDataError as exc:
+        # This task returns normally, so its wrapper commits the session: drop what the refresh wrote
+        # before it failed (e.g. periods replaced before a later dataset would not parse). The
+        # snapshots it fetched were stored in their own transaction and stay, for the next attempt.
+        session.rollback()
         jobs.fail_job(job_id, {"code": exc.code, "title": exc.title, "detail": exc.detail})
         log.warning("market_data.refresh_failed", job_id=job_id, code=exc.code)
         return "failed"

@@ -153,13 +153,6 @@ def test_a_burst_limit_is_waited_out_and_the_refresh_completes(
     assert job["result"]["provider_calls"] == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "bug: market_data.refresh_company_task catches MarketDataError, records the failure and returns, so the "
-        "task wrapper commits its session, including the periods refresh_company replaced before the error"
-    ),
-)
 def test_a_refresh_that_fails_while_parsing_writes_nothing(
     committed_client: TestClient,
     committed_factory: Factory,
