@@ -27,7 +27,11 @@ class Job(IdMixin, TimestampMixin, Base):
     """
 
     __tablename__ = "jobs"
-    __table_args__ = (Index("ix_jobs_status_created", "status", "created_at"),)
+    __table_args__ = (
+        Index("ix_jobs_status_created", "status", "created_at"),
+        # the latest job of a kind (e.g. the last nightly refresh, shown with the quota)
+        Index("ix_jobs_organization_kind_created", "organization_id", "kind", "created_at"),
+    )
 
     organization_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(80), nullable=False)
