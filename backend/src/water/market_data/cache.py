@@ -139,5 +139,12 @@ def remember_refused(request: ProviderRequest, detail: str) -> None:
 
 def refused(request: ProviderRequest) -> str | None:
     """The vendor's premium-only refusal of this request within the last day (its message), else None."""
-    detail = get_redis_bytes().get(_refused_key(request))
-    return None if detail is None else detail.decode() if isinstance(detail, bytes) else str(detail)
+    return refused_many([request])[0]
+
+
+def refused_many(requests: Sequence[ProviderRequest]) -> list[str | None]:
+    """`refused` for each request, in one round trip (none for no requests)."""
+    if not requests:
+        return []
+    details = get_redis_bytes().mget([_refused_key(r) for r in requests])
+    return [None if d is None else d.decode() if isinstance(d, bytes) else str(d) for d in details]

@@ -76,6 +76,11 @@ class Gateway:
         misses = [i for i, cached in enumerate(results) if cached is None or cached.snapshot_id is None]
         for i, request in enumerate(requests):
             cache_lookups.labels(request.function, "miss" if i in misses else "hit").inc()
+        # A miss the vendor refused as premium-only within the day is not asked again (one round trip
+        # for all of them); it fails the batch after the others are fetched, as a fresh refusal would.
+        refusals = cache.refused_many([requests[i] for i in misses])
+        refused = [why for why in refusals if why is not None]
+        misses = [i for i, why in zip(misses, refusals, strict=True) if why is None]
         token = uuid.uuid4().hex
         claimed = cache.claim_many([requests[i] for i in misses], token, FLIGHT_CLAIM_MS)
         mine = [i for i, ok in zip(misses, claimed, strict=True) if ok]
@@ -87,6 +92,8 @@ class Gateway:
         if theirs:
             left = self._wait_for(results, requests, theirs, deadline)
             self._fetch_into(results, requests, left, deadline)  # the other process failed or is slow
+        if refused:
+            raise PremiumEndpoint(refused[0])
         return [r for r in results if r is not None]
 
     def _fetch_into(
@@ -169,9 +176,6 @@ class Gateway:
         The wait for the slot is at most `max_wait`, and never past `deadline` (a worker's task
         must stop before Celery's soft time limit, to be retried rather than killed).
         """
-        refusal = cache.refused(request)
-        if refusal is not None:  # refused as premium-only within the day: not worth a call
-            raise PremiumEndpoint(refusal)
         try:
             if not prepaid:
                 longest = self.max_wait if deadline is None else min(self.max_wait, deadline - time.monotonic())
