@@ -7,7 +7,6 @@ which answers the quote call with the recorded per-second notice three times.
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -20,9 +19,9 @@ from water.redis_client import get_redis
 
 from ...factories import Factory
 from ...fakes.alphavantage_server import FakeAlphaVantage
-from ...fakes.fixtures import require_recordings
-from ..worker.conftest import WorkerProcess, purge_queues, start_worker
+from ..worker.conftest import WorkerProcess
 from ..worker.test_worker import _wait_for_job
+from .keyed_worker import running_keyed_worker
 
 API_KEY = "WTRKEY" + uuid.uuid4().hex[:10].upper()
 
@@ -31,24 +30,9 @@ API_KEY = "WTRKEY" + uuid.uuid4().hex[:10].upper()
 def keyed_worker(
     fake_alphavantage_server: FakeAlphaVantage, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
-    """A worker on low_priority with an Alpha Vantage key, talking to the fake server, on an unlimited plan."""
-    require_recordings()
-    env = {
-        "WATER_ALPHAVANTAGE_API_KEY": API_KEY,
-        "WATER_ALPHAVANTAGE_BASE_URL": fake_alphavantage_server.url,
-        "WATER_MARKET_DATA_DEMO": "false",
-        "WATER_MARKET_DATA_REQUESTS_PER_SECOND": "100000",
-        "WATER_MARKET_DATA_BURST": "100000",
-        "WATER_MARKET_DATA_DAILY_BUDGET": "-1",
-    }
-    purge_queues()
-    with pytest.MonkeyPatch.context() as patched:  # the worker inherits os.environ; this process does not keep it
-        for name, value in env.items():
-            patched.setenv(name, value)
-        worker = start_worker(tmp_path_factory.mktemp("backoff-worker") / "worker.log", queues="low_priority")
-    assert API_KEY not in os.environ.get("WATER_ALPHAVANTAGE_API_KEY", "")
-    yield worker
-    worker.stop()
+    log_path = tmp_path_factory.mktemp("backoff-worker") / "worker.log"
+    with running_keyed_worker(fake_alphavantage_server, API_KEY, log_path) as started:
+        yield started
 
 
 def _events(worker: WorkerProcess, event: str, **match: Any) -> list[dict[str, Any]]:

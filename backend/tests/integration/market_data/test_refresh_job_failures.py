@@ -8,7 +8,6 @@ the real transport; the fake server answers with the recorded error bodies (or f
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -24,9 +23,9 @@ from water.redis_client import get_redis
 
 from ...factories import Factory, Org
 from ...fakes.alphavantage_server import FakeAlphaVantage
-from ...fakes.fixtures import require_recordings
-from ..worker.conftest import WorkerProcess, purge_queues, start_worker
+from ..worker.conftest import WorkerProcess
 from ..worker.test_worker import _wait_for_job
+from .keyed_worker import running_keyed_worker
 from .test_provider_errors_api import API_KEY, FAILURES, RATE, Failure, switch_on
 
 WORKER_TIMEOUT_SECONDS = 2.0  # the provider timeout in the worker; the slow mode then answers after 2.5 s
@@ -36,26 +35,13 @@ WORKER_TIMEOUT_SECONDS = 2.0  # the provider timeout in the worker; the slow mod
 def keyed_worker(
     fake_alphavantage_server: FakeAlphaVantage, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
-    """A worker on low_priority with an Alpha Vantage key, talking to the fake server, on an unlimited plan."""
-    require_recordings()
-    env = {
-        "WATER_ALPHAVANTAGE_API_KEY": API_KEY,
-        "WATER_ALPHAVANTAGE_BASE_URL": fake_alphavantage_server.url,
-        "WATER_ALPHAVANTAGE_TIMEOUT_SECONDS": str(WORKER_TIMEOUT_SECONDS),
-        "WATER_MARKET_DATA_DEMO": "false",
-        "WATER_MARKET_DATA_REQUESTS_PER_SECOND": "100000",
-        "WATER_MARKET_DATA_BURST": "100000",
-        "WATER_MARKET_DATA_DAILY_BUDGET": "-1",
-    }
-    purge_queues()
-    with pytest.MonkeyPatch.context() as patched:  # the worker inherits os.environ; this process does not keep it
-        for name, value in env.items():
-            patched.setenv(name, value)
-        worker = start_worker(tmp_path_factory.mktemp("keyed-worker") / "worker.log", queues="low_priority")
-    assert API_KEY not in os.environ.get("WATER_ALPHAVANTAGE_API_KEY", "")
-    yield worker
-    worker.stop()
-    assert API_KEY not in worker.log(), "the API key reached the worker's log"
+    log_path = tmp_path_factory.mktemp("keyed-worker") / "worker.log"
+    timeout = str(WORKER_TIMEOUT_SECONDS)
+    with running_keyed_worker(
+        fake_alphavantage_server, API_KEY, log_path, WATER_ALPHAVANTAGE_TIMEOUT_SECONDS=timeout
+    ) as started:
+        yield started
+        assert API_KEY not in started.log(), "the API key reached the worker's log"
 
 
 def _clear_raw_cache() -> None:
