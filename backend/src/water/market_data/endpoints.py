@@ -40,6 +40,7 @@ from .schemas import (
     PricesRead,
     QuotaRead,
     QuoteRead,
+    SplitRead,
     StatementImportRead,
     SymbolMatchRead,
 )
@@ -191,12 +192,19 @@ def _prices(
 ) -> Response:
     company = companies.get_company(session, principal, company_id)
     sourced = service.daily_prices(session, company)
+    adjustment = service.split_adjustment(company, sourced.value)
+    split_close = adjustment.closes or {}
     bars = [b for b in sourced.value if (from_ is None or b.day >= from_) and (to is None or b.day <= to)]
     payload = PricesRead(
         symbol=company.ticker or "", interval=interval, currency=company.price_currency or company.currency,
-        bars=[PriceBarRead(day=b.day, close=b.close, adjusted_close=b.adjusted_close, volume=b.volume) for b in service.resample(bars, interval)],
-        snapshot_ids=sourced.snapshot_ids, fetched_at=sourced.fetched_at,
+        bars=[
+            PriceBarRead(day=b.day, close=b.close, adjusted_close=b.adjusted_close, split_adjusted_close=split_close.get(b.day), volume=b.volume)
+            for b in service.resample(bars, interval)
+        ],
+        snapshot_ids=sourced.snapshot_ids + adjustment.snapshot_ids, fetched_at=sourced.fetched_at,
         history="full" if sourced.full_history else service.LATEST_100_DAYS,
+        splits=[SplitRead(effective_date=s.effective_date, factor=s.factor) for s in adjustment.splits],
+        warnings=[adjustment.warning] if adjustment.warning else [],
     )  # fmt: skip
     return etag_json(request, payload)
 

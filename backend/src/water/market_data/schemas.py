@@ -38,9 +38,15 @@ class QuoteRead(BaseModel):
 
 class PriceBarRead(BaseModel):
     day: date
-    close: float
-    adjusted_close: float | None
+    close: float  # as traded on the free plan; the adjusted series' close on a premium one
+    adjusted_close: float | None  # splits and dividends (premium plans only)
+    split_adjusted_close: float | None  # in today's shares (every plan); None when the splits could not be read
     volume: float | None
+
+
+class SplitRead(BaseModel):
+    effective_date: date
+    factor: float
 
 
 class PricesRead(BaseModel):
@@ -52,6 +58,8 @@ class PricesRead(BaseModel):
     fetched_at: datetime
     # "latest_100_days" when the plan refused the full history (Alpha Vantage has, at times, for free keys)
     history: Literal["full", "latest_100_days"] = "full"
+    splits: list[SplitRead] = []  # the splits `split_adjusted_close` divides by
+    warnings: list[str] = []
 
 
 class FigureRead(BaseModel):

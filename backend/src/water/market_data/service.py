@@ -118,6 +118,29 @@ def daily_prices(session: Session, company: Company) -> Sourced:
     return Sourced(sorted(bars, key=lambda b: b.day), _ids(raw), raw.fetched_at, full_history=is_full_history(raw))
 
 
+@dataclass(frozen=True)
+class SplitAdjustment:
+    """Closes in today's shares by day, the splits behind them and their snapshots; or why there are none."""
+
+    closes: dict[date, float] | None
+    splits: list[Split]
+    snapshot_ids: list[str]
+    warning: str | None = None
+
+
+def split_adjustment(company: Company, bars: list[PriceBar]) -> SplitAdjustment:
+    """The split-adjusted closes of a company's bars (sorted by day). A chart of prices without them
+    shows a cliff at every split; when the splits cannot be read (throttled, provider down) the prices
+    are still served, without them, and a warning says why."""
+    try:
+        fetched, raws = _splits_unless_marked(default_provider(), _ticker(company), bars)
+    except (RateLimited, ProviderUnavailable) as exc:
+        return SplitAdjustment(None, [], [], f"Split-adjusted closes are missing: {exc.detail}")
+    marked = [Split(b.day, c) for b in bars if (c := b.split_coefficient) is not None and c > 0 and c != 1.0]
+    splits = sorted({s.effective_date: s for s in [*fetched, *marked]}.values(), key=lambda s: s.effective_date)
+    return SplitAdjustment(dict(split_adjusted(bars, fetched)), splits, _ids(*raws))
+
+
 def resample(bars: list[PriceBar], interval: str) -> list[PriceBar]:
     """Last bar of each ISO week or calendar month (bars sorted by day)."""
     if interval == "daily":
