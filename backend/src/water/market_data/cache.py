@@ -125,12 +125,16 @@ def invalidate(request: ProviderRequest) -> None:
 
 
 # A request the vendor refused as premium-only is not asked again for a day: on the free plan's 25
-# calls a day, asking for the full daily history before every fallback would waste one in ten.
+# calls a day, asking for the full daily history before every fallback would waste one in ten. What
+# is premium is the function and its parameters (the plan's entitlement), whatever the symbol, so
+# one refusal stands for every symbol.
 REFUSED_TTL = DAY
+_SUBJECT_PARAMS = frozenset({"symbol", "keywords"})
 
 
 def _refused_key(request: ProviderRequest) -> str:
-    return "water:md:refused:" + request.cache_key().removeprefix("water:md:raw:")
+    params = "&".join(f"{k}={v}" for k, v in request.params if k not in _SUBJECT_PARAMS)
+    return f"water:md:refused:{request.provider}:{request.function}:{params}"
 
 
 def remember_refused(request: ProviderRequest, detail: str) -> None:

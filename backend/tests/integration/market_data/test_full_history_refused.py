@@ -99,7 +99,8 @@ def test_prices_and_market_inputs_say_the_history_is_short(
     (warning,) = inputs.json()["warnings"]
     assert f"{beta['observations']} weekly returns" in warning
     assert "WATER_MARKET_DATA_PREMIUM" in warning
-    assert _daily_requests(fake_alphavantage, "DSPY") == ["full", None]
+    # The refusal of DAQI's full history stands for every symbol: the benchmark's is not asked for.
+    assert _daily_requests(fake_alphavantage, "DSPY") == [None]
 
 
 def test_with_the_full_history_nothing_is_said(
