@@ -180,8 +180,8 @@ ENDPOINTS = [
 
 
 def _expected(endpoint: Endpoint, failure: Failure) -> Failure:
-    if endpoint.name == "symbol_search" and failure.name == "invalid_call_on_symbol":
-        return INVALID_CALL  # no symbol in the request: the call itself was refused
+    if endpoint.name == "symbol_search" and failure.name in ("invalid_call_on_symbol", "empty_object"):
+        return INVALID_CALL  # no symbol in the request to be unknown: the call itself was refused
     return failure
 
 

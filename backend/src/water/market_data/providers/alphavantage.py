@@ -209,6 +209,12 @@ def classify_payload(
     """Raise the classified error when a decoded JSON body is an Alpha Vantage error answer."""
     if not isinstance(payload, dict):
         raise _unexpected(request, "the answer is not a JSON object")
+    if not payload and request.symbol is None:  # no symbol to be unknown (a search, the treasury yield)
+        raise InvalidCall(
+            f"Alpha Vantage answered {_subject(request)} with an empty object: no data and no reason. "
+            "Try again; if it persists, check the request's parameters.",
+            function=request.function,
+        )
     if not payload:
         raise SymbolNotFound(
             f"Alpha Vantage has no data for {_subject(request)} (it answered with an empty object). "
