@@ -136,9 +136,8 @@ def split_adjustment(company: Company, bars: list[PriceBar]) -> SplitAdjustment:
         fetched, raws = _splits_unless_marked(default_provider(), _ticker(company), bars)
     except (RateLimited, ProviderUnavailable) as exc:
         return SplitAdjustment(None, [], [], f"Split-adjusted closes are missing: {exc.detail}")
-    marked = [Split(b.day, c) for b in bars if (c := b.split_coefficient) is not None and c > 0 and c != 1.0]
-    splits = sorted({s.effective_date: s for s in [*fetched, *marked]}.values(), key=lambda s: s.effective_date)
-    return SplitAdjustment(dict(split_adjusted(bars, fetched)), splits, _ids(*raws))
+    applied = [Split(day, factor) for day, factor in sorted(_split_factors(bars, fetched).items())]
+    return SplitAdjustment(dict(split_adjusted(bars, fetched)), applied, _ids(*raws))
 
 
 def resample(bars: list[PriceBar], interval: str) -> list[PriceBar]:
@@ -241,11 +240,7 @@ def split_adjusted(bars: list[PriceBar], splits: Sequence[Split] = ()) -> list[t
     without a bar). Dividends are not added back: beta is on price returns, as Bloomberg's raw
     beta, the same on every plan.
     """
-    factors = {split.effective_date: split.factor for split in splits}
-    for bar in bars:
-        if bar.split_coefficient is not None and bar.split_coefficient > 0 and bar.split_coefficient != 1.0:
-            factors[bar.day] = bar.split_coefficient
-    newest_first = sorted(factors.items(), reverse=True)
+    newest_first = sorted(_split_factors(bars, splits).items(), reverse=True)
     adjusted: list[tuple[date, float]] = []
     divisor, taken = 1.0, 0
     for bar in reversed(bars):
@@ -255,6 +250,16 @@ def split_adjusted(bars: list[PriceBar], splits: Sequence[Split] = ()) -> list[t
         adjusted.append((bar.day, bar.close / divisor))
     adjusted.reverse()
     return adjusted
+
+
+def _split_factors(bars: list[PriceBar], splits: Sequence[Split]) -> dict[date, float]:
+    """Effective date -> factor of every split: those given and those the bars mark (a coefficient other than 1)."""
+    factors = {split.effective_date: split.factor for split in splits}
+    for bar in bars:
+        coefficient = bar.split_coefficient
+        if coefficient is not None and coefficient > 0 and coefficient != 1.0:
+            factors[bar.day] = coefficient
+    return factors
 
 
 def _regression_beta(
