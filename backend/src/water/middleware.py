@@ -226,8 +226,9 @@ class BodySizeLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > max_bytes:
-                    # Raised inside the app's body parsing, this becomes its 413 (with the route's words).
-                    raise _BodyTooLarge(None if reject is None else reject(None).detail)
+                    # Raised inside the app's body parsing; the app's handler answers it with the route's
+                    # own problem when it has one (`route_error`), else the generic 413.
+                    raise _BodyTooLarge(None if reject is None else reject(None))
             return message
 
         try:
@@ -261,10 +262,12 @@ class BodySizeLimitMiddleware:
 
 
 class _BodyTooLarge(HTTPException):
-    """Raised from receive(); an HTTPException so body parsers re-raise it as a 413."""
+    """Raised from receive(); an HTTPException so body parsers re-raise it as a 413, or as the route's
+    own problem (`route_error`, e.g. the import's `file_too_large`) when the route has one."""
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(413, detail or "The request body exceeds the size limit.")
+    def __init__(self, route_error: WaterError | None = None) -> None:
+        super().__init__(413, route_error.detail if route_error else "The request body exceeds the size limit.")
+        self.route_error = route_error
 
 
 class UnhandledErrorMiddleware:

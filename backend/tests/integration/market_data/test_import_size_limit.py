@@ -111,6 +111,34 @@ def test_a_far_larger_upload_is_refused_by_its_content_length_with_the_same_prob
     assert _stored(db, company["id"]) == (0, 0)
 
 
+def test_a_streamed_upload_without_a_length_gets_the_same_problem_once_past_the_limit(
+    client: TestClient, factory: Factory, db: Session
+) -> None:
+    org = factory.organization()
+    analyst = org.as_role("analyst")
+    company = factory.company(analyst, name="Streaming Bakery", ticker=None, is_private=True)
+    boundary = "waterboundary"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.csv"\r\n'
+        "Content-Type: text/csv\r\n\r\n"
+    ).encode()
+
+    def chunks():  # type: ignore[no-untyped-def]  # chunked: no Content-Length, so the middleware counts
+        yield head
+        for _ in range(50):
+            yield _padded(65_536)
+        yield f"\r\n--{boundary}--\r\n".encode()
+
+    response = client.post(
+        f"/api/companies/{company['id']}/statements/import",
+        content=chunks(),
+        headers={**analyst.headers, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    body = _assert_file_too_large(response)
+    assert "larger than the limit" in body["errors"][0]["msg"]
+    assert _stored(db, company["id"]) == (0, 0)
+
+
 def test_other_routes_keep_the_app_wide_limit(client: TestClient, factory: Factory) -> None:
     org = factory.organization()
     big = json.dumps({"name": "x" * 1_500_000, "ticker": "BIG"})
