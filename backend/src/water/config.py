@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     # A premium plan serves TIME_SERIES_DAILY_ADJUSTED (splits and dividends on every bar); the free
     # plan only TIME_SERIES_DAILY, as traded.
     market_data_premium: bool = False
+    # A refresh job that meets a provider outage (5xx, a web page, a timeout) is retried while it has
+    # made fewer attempts than this, after the outage's Retry-After at least; then it fails.
+    market_data_outage_attempts: int = Field(default=4, ge=1)
     market_data_demo: bool | None = None  # None: demo data exactly when no API key is set
     market_data_benchmark: str | None = None  # the beta benchmark; default SPY (DSPY with demo data)
 

@@ -10,13 +10,14 @@ from typing import Any
 import structlog
 from sqlalchemy.orm import Session
 
+from ..config import get_settings
 from ..jobs import service as jobs
 from ..jobs.repository import ClaimedJob
 from ..models import Company
 from ..worker.queues import SOFT_TIME_LIMIT, Queue
 from ..worker.task import water_task
 from . import nightly, service
-from .errors import MarketDataError, RateLimited
+from .errors import MarketDataError, ProviderUnavailable, RateLimited
 
 log = structlog.get_logger("water.market_data")
 # Stop fetching this long before the soft limit; the retried task continues from the cache.
@@ -33,6 +34,13 @@ def _refresh_work(session: Session, job: ClaimedJob) -> dict[str, Any]:
         if limited.scope == "daily":
             raise
         raise jobs.RetryLater(limited.retry_after, limited.detail) from limited
+    except ProviderUnavailable as outage:
+        # Outages at Alpha Vantage last minutes: a nightly refresh should not fail for one. Retried
+        # (with the backoff below, never sooner than the outage's Retry-After) while the job has made
+        # fewer attempts than the setting allows (throttled attempts count too); then it fails clearly.
+        if job.attempt >= get_settings().market_data_outage_attempts:
+            raise
+        raise jobs.RetryLater(outage.retry_after, outage.detail) from outage
 
 
 # Retries of a throttled refresh back off: exponential from BACKOFF_BASE seconds, doubled per retry, with

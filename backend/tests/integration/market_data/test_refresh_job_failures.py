@@ -37,8 +37,13 @@ def keyed_worker(
 ) -> Iterator[WorkerProcess]:
     log_path = tmp_path_factory.mktemp("keyed-worker") / "worker.log"
     timeout = str(WORKER_TIMEOUT_SECONDS)
+    # One attempt: an outage fails the job at once here (its retries are tested in test_refresh_outage.py).
     with running_keyed_worker(
-        fake_alphavantage_server, API_KEY, log_path, WATER_ALPHAVANTAGE_TIMEOUT_SECONDS=timeout
+        fake_alphavantage_server,
+        API_KEY,
+        log_path,
+        WATER_ALPHAVANTAGE_TIMEOUT_SECONDS=timeout,
+        WATER_MARKET_DATA_OUTAGE_ATTEMPTS="1",
     ) as started:
         yield started
         assert API_KEY not in started.log(), "the API key reached the worker's log"
