@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import uuid
+from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
@@ -57,19 +58,27 @@ def _assert_file_too_large(response: object) -> dict:  # type: ignore[type-arg]
     return body
 
 
+def _private_company(factory: Factory, name: str) -> tuple[Any, dict]:  # type: ignore[type-arg]
+    """An analyst of a new organization and a private company of theirs to import into."""
+    analyst = factory.organization().as_role("analyst")
+    return analyst, factory.company(analyst, name=name, ticker=None, is_private=True)
+
+
+def _upload(client: TestClient, analyst: Any, company: dict, filename: str, content: bytes) -> Any:  # type: ignore[type-arg]
+    return client.post(
+        f"/api/companies/{company['id']}/statements/import",
+        files={"file": (filename, io.BytesIO(content), "text/csv")},
+        headers=analyst.headers,
+    )
+
+
 def test_a_1_5_mb_import_is_accepted_although_the_app_wide_body_limit_is_1_mib(
     client: TestClient, factory: Factory, db: Session
 ) -> None:
     assert get_settings().max_body_bytes < 1_500_000 < MAX_IMPORT_BYTES
-    org = factory.organization()
-    analyst = org.as_role("analyst")
-    company = factory.company(analyst, name="Big Bakery", ticker=None, is_private=True)
+    analyst, company = _private_company(factory, "Big Bakery")
     content = _padded(1_500_000)
-    response = client.post(
-        f"/api/companies/{company['id']}/statements/import",
-        files={"file": ("big.csv", io.BytesIO(content), "text/csv")},
-        headers=analyst.headers,
-    )
+    response = _upload(client, analyst, company, "big.csv", content)
     assert response.status_code == 201, response.text[:500]
     assert response.json()["periods"] == 2
     assert response.json()["size_bytes"] == 1_500_000
@@ -79,15 +88,9 @@ def test_a_1_5_mb_import_is_accepted_although_the_app_wide_body_limit_is_1_mib(
 def test_a_file_just_over_2_mb_gets_the_documented_file_too_large_from_the_endpoint(
     client: TestClient, factory: Factory, db: Session
 ) -> None:
-    org = factory.organization()
-    analyst = org.as_role("analyst")
-    company = factory.company(analyst, name="Bigger Bakery", ticker=None, is_private=True)
+    analyst, company = _private_company(factory, "Bigger Bakery")
     content = _padded(MAX_IMPORT_BYTES + 1)  # within the route's body allowance: the endpoint reads it
-    response = client.post(
-        f"/api/companies/{company['id']}/statements/import",
-        files={"file": ("big.csv", io.BytesIO(content), "text/csv")},
-        headers=analyst.headers,
-    )
+    response = _upload(client, analyst, company, "big.csv", content)
     body = _assert_file_too_large(response)
     assert "the file is 2.0 MB" in body["errors"][0]["msg"]
     assert _stored(db, company["id"]) == (0, 0)
@@ -96,16 +99,10 @@ def test_a_file_just_over_2_mb_gets_the_documented_file_too_large_from_the_endpo
 def test_a_far_larger_upload_is_refused_by_its_content_length_with_the_same_problem(
     client: TestClient, factory: Factory, db: Session
 ) -> None:
-    org = factory.organization()
-    analyst = org.as_role("analyst")
-    company = factory.company(analyst, name="Huge Bakery", ticker=None, is_private=True)
+    analyst, company = _private_company(factory, "Huge Bakery")
     content = _padded(3_000_000)
     assert len(content) > IMPORT_BODY_LIMIT.max_bytes
-    response = client.post(
-        f"/api/companies/{company['id']}/statements/import",
-        files={"file": ("huge.csv", io.BytesIO(content), "text/csv")},
-        headers=analyst.headers,
-    )
+    response = _upload(client, analyst, company, "huge.csv", content)
     body = _assert_file_too_large(response)
     assert "3.0 MB" in body["errors"][0]["msg"]
     assert _stored(db, company["id"]) == (0, 0)
@@ -114,9 +111,7 @@ def test_a_far_larger_upload_is_refused_by_its_content_length_with_the_same_prob
 def test_a_streamed_upload_without_a_length_gets_the_same_problem_once_past_the_limit(
     client: TestClient, factory: Factory, db: Session
 ) -> None:
-    org = factory.organization()
-    analyst = org.as_role("analyst")
-    company = factory.company(analyst, name="Streaming Bakery", ticker=None, is_private=True)
+    analyst, company = _private_company(factory, "Streaming Bakery")
     boundary = "waterboundary"
     head = (
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="huge.csv"\r\n'
