@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from . import models as _models  # noqa: F401  (registers every model)
 from ._version import __version__
-from .errors import EngineError, FieldError, NoSolutionError, ValidationError
+from .errors import EngineError, FieldError, NoSolutionError, NotComputableError, ValidationError
 from .registry import MODELS, request_schema, run, validate
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "EngineError",
     "FieldError",
     "NoSolutionError",
+    "NotComputableError",
     "ValidationError",
     "__version__",
     "request_schema",

@@ -50,5 +50,14 @@ class NoSolutionError(EngineError):
     code = "no_solution"
 
 
+class NotComputableError(EngineError, ArithmeticError):
+    """Every input is valid, but the arithmetic they lead to is not: a result beyond the float
+    range, a division by a value that underflowed to zero, infinity minus infinity, or a rate the
+    model derives at or below -100%. An ArithmeticError too, so a grid cell, a scenario or a root
+    finder's trial point with such inputs is left empty, as for an overflow."""
+
+    code = "not_computable"
+
+
 class UnknownModelError(ValidationError):
     code = "unknown_model"

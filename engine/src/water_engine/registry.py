@@ -16,7 +16,7 @@ from typing import Any
 
 from ._version import __version__
 from .boundary import from_dict, json_schema, to_dict
-from .errors import EngineError, FieldError, UnknownModelError, ValidationError
+from .errors import EngineError, FieldError, NotComputableError, UnknownModelError, ValidationError
 
 
 @dataclass(frozen=True)
@@ -248,12 +248,46 @@ def _non_finite_paths(value: Any, path: str) -> list[str]:
 
 
 def validate(request: dict[str, Any]) -> None:
-    """Check a request without running it; raises ValidationError naming every bad field."""
-    _parse_request(request)
+    """Check a request without running it; raises ValidationError naming every bad field (or
+    NotComputableError when resolving valid inputs already fails, as a model's run would)."""
+    try:
+        _parse_request(request)
+    except EngineError:
+        raise
+    except (ArithmeticError, ValueError) as exc:
+        raise _not_computable(exc) from exc
 
 
 def run(request: dict[str, Any]) -> dict[str, Any]:
-    """Run one model: `{"model", "inputs", "conventions"}` in, a plain dict out."""
+    """Run one model: `{"model", "inputs", "conventions"}` in, a plain dict out.
+
+    Raises ValidationError (a bad field), NoSolutionError (a root finder found nothing) or
+    NotComputableError (valid inputs whose arithmetic fails); never a bare Python exception.
+    """
+    try:
+        return _run(request)
+    except EngineError:
+        raise
+    except (ArithmeticError, ValueError) as exc:
+        # Models are arithmetic on validated inputs, so what reaches here is an input beyond what
+        # floats can carry (1e308 revenues, a price of 5e-324) or a derived rate out of range.
+        raise _not_computable(exc) from exc
+
+
+def _not_computable(exc: BaseException) -> NotComputableError:
+    if isinstance(exc, ZeroDivisionError):
+        reason = "a division by zero (an input, or a value derived from the inputs, is zero or too close to it)"
+    elif isinstance(exc, OverflowError):
+        reason = "a result too large for floating-point numbers"
+    else:
+        reason = str(exc) or type(exc).__name__
+    return NotComputableError(
+        f"the model cannot be computed for these inputs: {reason}. "
+        "Check for a value far outside a plausible range (too large, too small, or in the wrong unit)."
+    )
+
+
+def _run(request: dict[str, Any]) -> dict[str, Any]:
     spec, inputs, conventions = _parse_request(request)
     result = spec.compute(inputs, conventions)
     outputs, schedule = result.outputs, result.schedule
@@ -274,7 +308,10 @@ def run(request: dict[str, Any]) -> dict[str, Any]:
         bad = _non_finite_paths(response["outputs"], "outputs") + _non_finite_paths(
             response.get("schedule", []), "schedule"
         )
-        raise EngineError(f"model {spec.name} produced a non-finite number at {', '.join(bad[:5])}")
+        raise NotComputableError(
+            f"model {spec.name} produced a number beyond the float range at {', '.join(bad[:5])}: "
+            "check for a value far outside a plausible range (too large, too small, or in the wrong unit)"
+        )
     return response
 
 
