@@ -532,6 +532,10 @@ def straight_debt_value(book_debt: float, interest_expense: float, maturity: flo
 
 
 LeaseYearsRounding = Literal["round", "round_down"]
+# The longest spread of the lump sum after the listed lease commitments. Real leases run out well
+# within it; a longer one means a unit slip (a lump in units, commitments in millions), and each year
+# is a discount factor to compute.
+MAX_LEASE_BEYOND_YEARS = 100
 
 
 def lease_beyond_years(beyond: float, commitments: Sequence[float], rounding: LeaseYearsRounding = "round") -> int:
@@ -544,6 +548,20 @@ def lease_beyond_years(beyond: float, commitments: Sequence[float], rounding: Le
     ratio = beyond / average
     years = math.floor(ratio) if rounding == "round_down" else math.floor(ratio + 0.5)
     return max(1, years)
+
+
+def lease_spread_errors(lump: float, commitments: Sequence[float], path: str) -> list[FieldError]:
+    """The error when a lump sum spread at the average commitment would run past MAX_LEASE_BEYOND_YEARS."""
+    average = math.fsum(commitments) / len(commitments) if commitments else 0.0
+    if not average > 0.0 or lump / average <= MAX_LEASE_BEYOND_YEARS:
+        return []
+    return [
+        FieldError(
+            path,
+            f"is {lump / average:.4g} times the average yearly commitment ({average:.4g}): spread at that rate it "
+            f"would last more than {MAX_LEASE_BEYOND_YEARS} years; check the units or give the number of years",
+        )
+    ]
 
 
 def lease_debt_value(
@@ -592,8 +610,9 @@ class MarketValueOfDebtInputs:
         default=None,
         metadata={
             "doc": "years over which lease_beyond is spread (default: lump / average of the commitments, "
-            "rounded as the convention lease_beyond_years_rounding says)",
+            f"rounded as the convention lease_beyond_years_rounding says; at most {MAX_LEASE_BEYOND_YEARS})",
             "ge": 1,
+            "le": MAX_LEASE_BEYOND_YEARS,
         },
     )
 
@@ -605,6 +624,8 @@ class MarketValueOfDebtInputs:
         ]
         if self.lease_beyond > 0 and not self.lease_commitments and self.lease_beyond_years is None:
             errors.append(FieldError("lease_beyond_years", "is required when there are no yearly commitments"))
+        elif self.lease_beyond > 0 and self.lease_beyond_years is None and not errors:
+            errors.extend(lease_spread_errors(self.lease_beyond, self.lease_commitments, "lease_beyond"))
         return errors
 
 

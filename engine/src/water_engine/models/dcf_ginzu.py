@@ -87,6 +87,7 @@ from typing import Any, Literal, NamedTuple
 
 from ..errors import FieldError, ValidationError
 from ..registry import Result, Table, register_model
+from .capital import lease_spread_errors
 
 __all__ = [
     "GinzuConventions",
@@ -147,6 +148,8 @@ class LeaseCapitalisation:
     def validate(self) -> list[FieldError]:
         if len(self.commitments) != 5:
             return [FieldError("commitments", f"needs 5 entries (years 1 to 5), got {len(self.commitments)}")]
+        if self.beyond_year_5 > 0:
+            return lease_spread_errors(self.beyond_year_5, self.commitments, "beyond_year_5")
         return []
 
 
@@ -176,7 +179,8 @@ class GinzuInputs:
         default=None, metadata=_m("target pre-tax operating margin (decimal); default margin_year_1")
     )
     margin_convergence_year: int = field(
-        default=5, metadata=_m("year in which the margin reaches the target (years)", ge=1)
+        default=5,
+        metadata=_m("year in which the margin reaches the target (years, 1-100; after 10: not reached)", ge=1, le=100),
     )
     sales_to_capital_years_6_10: float | None = field(
         default=None, metadata=_m("sales to invested capital ratio, years 6-10 (ratio); default years 1-5", gt=0)
