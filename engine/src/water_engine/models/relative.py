@@ -218,8 +218,10 @@ def _comparables_model(inputs: ComparablesInputs, conv: ComparablesConventions) 
             elif numerator <= 0.0:
                 label = "enterprise value" if kind == "enterprise" else "market cap"
                 excluded.append({"peer": p.name, "reason": f"not meaningful: {label} is not positive"})
-            else:
+            elif 0.0 < numerator / denominator < math.inf:
                 kept.append((p.name, numerator / denominator))
+            else:  # two positive figures whose ratio underflows to zero or overflows
+                excluded.append({"peer": p.name, "reason": "not meaningful: the multiple is beyond the float range"})
         if conv.outliers == "iqr" and len(kept) >= 4:
             xs = sorted(v for _, v in kept)
             q1, q3 = quartile_inc(xs, 0.25), quartile_inc(xs, 0.75)

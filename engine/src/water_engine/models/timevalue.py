@@ -352,7 +352,25 @@ def _annuity_terms(rate: float, periods: int, due: bool) -> tuple[float, float]:
     g = _ipow(1.0 + rate, periods)
     if rate == 0.0:
         return g, float(periods)
-    return g, (1.0 + rate * (1.0 if due else 0.0)) * (g - 1.0) / rate
+    # For a tiny rate, (1+r)^n - 1 loses its digits to the subtraction (off by 11% at r = 1e-15,
+    # and exactly 0, a division by zero, below 1.1e-16): sum the binomial series instead.
+    grown = _binomial_growth(rate, periods) if abs(rate) < TINY_RATE else g - 1.0
+    return g, (1.0 + rate * (1.0 if due else 0.0)) * grown / rate
+
+
+TINY_RATE = 1e-6
+
+
+def _binomial_growth(rate: float, periods: int) -> float:
+    """(1+r)^n - 1 as sum over k = 1..n of C(n, k) r^k, for |r| < TINY_RATE: with n <= 10,000 each
+    term is at most 1% of the one before, so a few terms reach full precision."""
+    total, term = 0.0, 1.0
+    for k in range(1, periods + 1):
+        term *= rate * (periods - k + 1) / k
+        total += term
+        if abs(term) <= abs(total) * 1e-17:
+            break
+    return total
 
 
 def annuity_pv(rate: float, periods: int, payment: float, future_value: float = 0.0, due: bool = False) -> float:
