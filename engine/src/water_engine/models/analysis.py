@@ -47,13 +47,14 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import random
 import re
 import types
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Union, cast, get_args, get_origin
+from typing import Any, Literal, TypeVar, Union, cast, get_args, get_origin
 
 from ..boundary import _dataclass_info
 from ..errors import EngineError, FieldError, ValidationError
@@ -429,13 +430,32 @@ def _prefix(exc: ValidationError, prefix: str) -> ValidationError:
     return ValidationError([FieldError(f"{prefix}.{e.path}" if e.path else prefix, e.message) for e in exc.errors])
 
 
+Compute = TypeVar("Compute", bound=Callable[..., Result])
+
+
+def paths_under_inputs(compute: Compute) -> Compute:
+    """An analysis model finds some invalid inputs only while computing (the base request's own run,
+    an output the base does not have): their paths, relative to the model's inputs as `validate()`'s
+    are, get the `inputs.` prefix the boundary gives those, so every error names its field the same way."""
+
+    @functools.wraps(compute)
+    def with_input_paths(inputs: Any, conventions: Any) -> Result:
+        try:
+            return compute(inputs, conventions)
+        except ValidationError as exc:
+            raise _prefix(exc, "inputs") from None
+
+    return cast(Compute, with_input_paths)
+
+
 class Evaluator:
     """Evaluates `output` of a base request under overrides {path: value}."""
 
     def __init__(
         self, base: dict[str, Any], output: str, paths: list[str], where: str = "base", cache: bool = True
     ) -> None:
-        if not isinstance(base, dict) or base.get("model") not in MODELS:
+        model = base.get("model") if isinstance(base, dict) else None
+        if type(model) is not str or model not in MODELS:  # a list or an object is no model name
             known = ", ".join(sorted(MODELS))
             raise ValidationError(FieldError(f"{where}.model", f"must name a model; known models: {known}"))
         try:
@@ -654,6 +674,7 @@ def _cell(ev: Evaluator, overrides: dict[str, float]) -> float | Exception:
 
 
 @register_model("sensitivity", inputs=SensitivityInputs, summary="Two-way sensitivity grid over any two inputs")
+@paths_under_inputs
 def sensitivity(inputs: SensitivityInputs, _conventions: Any) -> Result:
     """grid[i][j] = output with rows.path = rows.values[i] and columns.path = columns.values[j].
 
@@ -716,6 +737,7 @@ class TornadoInputs:
 
 
 @register_model("tornado", inputs=TornadoInputs, summary="One-way sensitivity of an output to each input (tornado)")
+@paths_under_inputs
 def tornado(inputs: TornadoInputs, _conventions: Any) -> Result:
     """Each variable alone at its low and high value; bars sorted by swing |high - low|, widest first."""
     ev = Evaluator(inputs.base, inputs.output, [v.path for v in inputs.variables])
@@ -777,6 +799,7 @@ class ScenariosInputs:
 
 
 @register_model("scenarios", inputs=ScenariosInputs, summary="Named scenarios with probabilities -> weighted value")
+@paths_under_inputs
 def scenarios(inputs: ScenariosInputs, _conventions: Any) -> Result:
     """weighted value = sum over scenarios of probability * output(base + overrides)."""
     ev = Evaluator(inputs.base, inputs.output, [])
@@ -1046,6 +1069,7 @@ def summarize(values: list[float], percentiles: list[float], bins: int, price: f
     inputs=MonteCarloInputs,
     summary="Monte Carlo simulation of a model output over random drivers (seeded, reproducible)",
 )
+@paths_under_inputs
 def monte_carlo(inputs: MonteCarloInputs, _conventions: Any) -> Result:
     """Simulate `paths` draws of the drivers and summarise the output's distribution.
 

@@ -24,7 +24,7 @@ from typing import Any, Literal
 from ..errors import FieldError, NoSolutionError, ValidationError
 from ..registry import Result, register_model
 from ..rootfind import find_root, linear_grid, scan_brackets
-from .analysis import Evaluator, _path_errors
+from .analysis import Evaluator, _path_errors, paths_under_inputs
 
 __all__ = ["ReverseInputs", "compute"]
 
@@ -65,6 +65,7 @@ _LABEL = {"revenue_growth": "revenue growth", "target_margin": "target margin"}
 
 
 @register_model("reverse_dcf", inputs=ReverseInputs, summary="The revenue growth or margin that justifies a price")
+@paths_under_inputs
 def compute(inputs: ReverseInputs, _conventions: Any) -> Result:
     """Solve for the driver value at which the model's output equals the target."""
     if inputs.solve_for == "revenue_growth":
