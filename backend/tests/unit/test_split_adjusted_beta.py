@@ -11,6 +11,7 @@ from datetime import date, timedelta
 import numpy as np
 import pytest
 
+from water.errors import InvalidInput
 from water.market_data.demo import BENCHMARK, demo_data
 from water.market_data.providers.base import PriceBar, Split
 from water.market_data.service import _regression_beta, split_adjusted
@@ -88,3 +89,16 @@ def test_beta_across_a_split_equals_beta_without_it_and_numpy_agrees() -> None:
     slope, _ = np.polyfit(m_prices[1:] / m_prices[:-1] - 1, s_prices[1:] / s_prices[:-1] - 1, 1)
     assert adjusted["value"] == pytest.approx(slope, rel=1e-9)
     assert adjusted["returns"] == "price returns, split-adjusted"
+
+
+def test_too_few_common_periods_is_a_readable_problem_not_an_engine_error() -> None:
+    # Three weeks of prices (a recent listing) hold one or two monthly closes: the regression needs
+    # four periods. Before, the engine's error escaped the market inputs as a 500.
+    stock = split_adjusted(_bars("DAQI")[-15:])
+    benchmark = split_adjusted(_bars(BENCHMARK)[-15:])
+    with pytest.raises(InvalidInput) as caught:
+        _regression_beta(stock, benchmark, frequency="monthly", years=1)
+    assert caught.value.code == "beta_not_computable"
+    assert caught.value.status == 422
+    assert "monthly returns over 1 year)" in str(caught.value.detail)
+    assert "Try a higher frequency or a longer window." in str(caught.value.detail)

@@ -5,7 +5,7 @@ Alpha Vantage answers errors with HTTP 200; the transport classifies the body in
 
 from __future__ import annotations
 
-from ..errors import WaterError
+from ..errors import InvalidInput, WaterError
 
 
 class MarketDataError(WaterError):
@@ -57,3 +57,9 @@ class ProviderUnavailable(MarketDataError):
             detail, headers={"Retry-After": str(self.RETRY_AFTER_SECONDS)}, retry_after=self.RETRY_AFTER_SECONDS
         )
         self.retry_after = self.RETRY_AFTER_SECONDS
+
+
+class BetaNotComputable(InvalidInput):
+    """The prices do not support a regression beta (too few periods common to both series)."""
+
+    code = "beta_not_computable"

@@ -26,7 +26,7 @@ from ..jobs.schemas import JobRead
 from ..models import Company, StatementImport
 from . import cache
 from .canonical import PeriodType, StatementPeriod
-from .errors import MarketDataError, PremiumEndpoint, ProviderUnavailable, RateLimited
+from .errors import BetaNotComputable, MarketDataError, PremiumEndpoint, ProviderUnavailable, RateLimited
 from .gateway import default_gateway, default_provider
 from .normalize import trailing_twelve_months
 from .providers.alphavantage import is_full_history
@@ -278,13 +278,22 @@ def _regression_beta(
     def series(closes: list[tuple[date, float]]) -> list[list[Any]]:
         return [[day.isoformat(), close] for day, close in closes if start <= day <= end]
 
-    result = water_engine.run(
-        {
-            "model": "beta_regression",
-            "inputs": {"stock": series(stock), "benchmark": series(benchmark)},
-            "conventions": {"frequency": frequency},
-        }
-    )
+    try:
+        result = water_engine.run(
+            {
+                "model": "beta_regression",
+                "inputs": {"stock": series(stock), "benchmark": series(benchmark)},
+                "conventions": {"frequency": frequency},
+            }
+        )
+    except water_engine.EngineError as exc:
+        # Too few common periods (a recent listing, a short history, monthly returns over a year), or
+        # a price the regression cannot use: the analyst can choose another frequency or window.
+        raise BetaNotComputable(
+            f"The beta cannot be estimated from these prices ({frequency} returns over {years} "
+            f"year{'' if years == 1 else 's'}): {exc}. "
+            "Try a higher frequency or a longer window."
+        ) from exc
     out = result["outputs"]
     return {
         "value": out["beta"],

@@ -421,6 +421,8 @@ def _validate(res: Resolution, data: CompanyData, methods: list[str]) -> None:
                         f" (no market data to default it from{': ' + data.market_error if data.market_error else ''})"
                     )
                 errors.append({"loc": _loc(method, *parts), "msg": err.message + hint, "type": "engine"})
+        except water_engine.NotComputableError as exc:  # valid inputs whose resolution overflows
+            errors.append({"loc": _loc(method), "msg": str(exc), "type": "engine"})
     if errors:
         detail = "; ".join(f"{'.'.join(str(p) for p in e['loc'][1:])}: {e['msg']}" for e in errors[:5])
         raise InvalidInput(f"The valuation cannot run: {detail}", errors=errors)

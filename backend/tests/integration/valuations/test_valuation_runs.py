@@ -135,6 +135,22 @@ def test_bad_assumptions_are_422_with_paths_and_nothing_queued(committed_client:
     assert unknown.status_code == 422
 
 
+def test_valid_assumptions_the_engine_cannot_compute_are_422_and_nothing_queued(
+    committed_client: TestClient, covered: Covered
+) -> None:
+    # Each lease commitment is a valid number, but their sum overflows: once an OverflowError and a 500.
+    leases = {"current_expense": 1.0, "commitments": [1e308] * 5, "pre_tax_cost_of_debt": 0.05, "beyond_year_5": 1.0}
+    before_runs = _count_runs(covered)
+    response = _submit(
+        committed_client, covered, {"methods": ["fcff_ginzu"], "assumptions": {"fcff_ginzu": {"leases": leases}}}
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [tuple(e["loc"]) for e in errors] == [("body", "assumptions", "fcff_ginzu")]
+    assert "cannot be computed for these inputs" in errors[0]["msg"]
+    assert _count_runs(covered) == before_runs
+
+
 def _count_runs(covered: Covered) -> int:
     with new_session() as session:
         return int(
