@@ -592,7 +592,10 @@ def parse_earnings(raw: RawResponse) -> list[EarningsPeriod]:
     data = _json_object(raw)
     result: list[EarningsPeriod] = []
     for key, kind in (("annualEarnings", "annual"), ("quarterlyEarnings", "quarterly")):
-        rows = [r for r in data.get(key) or [] if isinstance(r, dict)]
+        listed = data.get(key) or []
+        if not isinstance(listed, list):
+            raise _unexpected(raw.request, f"{key} is not a list")
+        rows = [r for r in listed if isinstance(r, dict)]
         periods = []
         for row in rows:
             when = day(row.get("fiscalDateEnding"))
