@@ -1,6 +1,7 @@
 """The engine gives bit-identical results in CPython and in Pyodide (WebAssembly, Node.js).
 
-Every golden case (and 40 seeded variants of each), every model's validation errors,
+Every golden case (and 40 seeded variants of each), every model's validation errors, inputs at
+the edges of the float range (the same NotComputableError, the annuity's small-rate series),
 10,000 seeded random Ginzu FCFF requests and seeded sensitivity, tornado, scenario and
 Monte Carlo requests over random bases run once in this CPython and once in Pyodide (the
 whole batch in two Node.js processes). Both sides serialise each response with the same code
@@ -116,6 +117,17 @@ def boundary_cases() -> list[Case]:
         ("not an object", [1, 2]),
         ("unknown field", {"model": "fcff_ginzu", "inputs": {}, "extra": 1}),
     ]
+    return cases
+
+
+def extreme_cases() -> list[Case]:
+    """Inputs at the edges of the float range (test_extreme_inputs.py): the same NotComputableError
+    in both runtimes, and the annuity's small-rate series to the last bit."""
+    module = _load_module("_extreme_inputs_for_parity", TESTS / "test_extreme_inputs.py")
+    cases: list[Case] = [(f"not computable: {label}", request) for label, request in module.NOT_COMPUTABLE.items()]
+    for rate in (1e-308, 1e-15, 1e-9, 5e-7, -5e-7, 2e-6):
+        inputs = {"rate": rate, "periods": 120, "present_value": 10_000, "solve_for": "payment"}
+        cases.append((f"annuity payment at rate {rate}", {"model": "annuity", "inputs": inputs}))
     return cases
 
 
@@ -256,7 +268,7 @@ def random_cases(module: ModuleType | None) -> list[Case]:
 
 def all_cases() -> list[Case]:
     golden = golden_cases()
-    return golden + golden_variants(golden) + boundary_cases() + random_cases(_random_cases())
+    return golden + golden_variants(golden) + boundary_cases() + extreme_cases() + random_cases(_random_cases())
 
 
 def _require_node_and_pyodide() -> str:
