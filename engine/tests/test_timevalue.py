@@ -414,3 +414,26 @@ def test_npv_schedule_and_mid_period() -> None:
     assert [r["period"] for r in sched] == [1, 2]
     assert sched[0]["discount_factor"] == (1 / 1.1) * math.sqrt(1.1)
     assert out["outputs"]["npv"] == math.fsum(r["present_value"] for r in sched)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    flows=st.lists(
+        st.floats(1e-3, 1e6).flatmap(lambda x: st.sampled_from([x, -x])), min_size=2, max_size=10
+    ).filter(lambda fs: tv.sign_changes(fs) > 0),
+    gaps=st.lists(st.integers(0, 4000), min_size=10, max_size=10),
+)
+def test_xirr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[float], gaps: list[int]) -> None:
+    # The scan prices each grid rate with one daily factor and its powers, and falls back to the
+    # exact XNPV where the sign is in doubt; the roots must be those of scanning the exact XNPV,
+    # to the last bit (Brent's method runs on the exact XNPV either way).
+    start = dt.date(2001, 3, 15)
+    offsets = [sum(gaps[:i]) for i in range(len(flows))]
+    dates = [(start + dt.timedelta(days=d)).isoformat() for d in offsets]
+    times = tv.year_fractions(dates, min(dates))
+
+    def exact(r: float) -> float:
+        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
+
+    expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
+    assert tv.xirr_all(flows, dates) == expected

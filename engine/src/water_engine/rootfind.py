@@ -167,15 +167,19 @@ def find_all_roots(
     tol: float = 1e-12,
     max_iter: int = 200,
     what: str = "f",
+    scan: Callable[[float], float] | None = None,
 ) -> list[float]:
     """Every root of `f` found by scanning [lo, hi] (or `points`) and solving each sign change.
 
     Roots closer together than the grid spacing where f touches zero without changing
     sign (a double root) can be missed: that is the nature of a bracket scan. Returns an
     empty list when none is found; callers decide whether that is an error.
+    `scan`, when given, stands in for f on the grid (a cheaper function): wherever f is finite
+    it must return a value of f's sign, or f's own value; where f fails, it must fail too. Then the
+    brackets, and so the roots that Brent's method finds on f itself, are exactly f's.
     """
     grid = sorted(points) if points is not None else linear_grid(lo, hi, steps)
-    brackets, zeros = scan_brackets(f, grid)
+    brackets, zeros = scan_brackets(scan or f, grid)
     roots = list(zeros)
     for a, b in brackets:
         roots.append(find_root(f, a, b, tol=tol, max_iter=max_iter, what=what))

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -328,12 +328,64 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
     if len(kept) < len(flows):
         flows = [c for c, _ in kept]
         dates = [d for _, d in kept]
-    times = year_fractions(dates, min(dates))
+    origin = min(dates)
+    times = year_fractions(dates, origin)
 
     def f(r: float) -> float:
         return math.fsum(c / g for c, g in zip(flows, _powers(1.0 + r, times), strict=True))
 
-    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="XNPV")
+    days = [day_count(origin, d) for d in dates]
+    scan = _xnpv_sign(flows, days, f)
+    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="XNPV", scan=scan)
+
+
+# The scan's XNPV is trusted when it is this far from zero, relative to the sum of its terms' sizes:
+# its discount factors are within about 2e-9 of the exact ones' (the worst case, 3.65 million days
+# from year 1 to 9999, amplifies the daily factor's few ulps), so a margin of 1e-7 leaves 50x.
+_SCAN_MARGIN = 1e-7
+
+
+def _xnpv_sign(flows: Sequence[float], days: Sequence[int], exact: Callable[[float], float]) -> Callable[[float], float]:
+    """XNPV for the bracket scan, at a few multiplications a flow instead of a pure-arithmetic
+    exp: the daily factor v = (1+r)^(-1/365) once per rate, then v^d by powers of the gaps between
+    sorted days. Where the sign of that sum is not beyond doubt (near a root, or near the float
+    range's ends) it returns `exact(r)`, so the scan finds exactly the exact XNPV's brackets
+    (and the roots, solved on `exact`, are the same to the last bit). A 1,000-flow XIRR scans its
+    2,700 rates in a second instead of 14."""
+    pairs = sorted(zip(days, flows, strict=True))
+
+    def scan(r: float) -> float:
+        daily = 1.0 / fractional_power(1.0 + r, 1.0 / 365.0)
+        gap_powers: dict[int, float] = {}
+        total = size = 0.0
+        factor, day = 1.0, 0
+        for d, c in pairs:
+            if d != day:
+                step = gap_powers.get(d - day)
+                if step is None:
+                    step = gap_powers[d - day] = _power_by_squaring(daily, d - day)
+                factor *= step
+                day = d
+            term = c * factor
+            total += term
+            size += abs(term)
+        if 1e-290 < factor < 1e290 and size < 1e300 and abs(total) > _SCAN_MARGIN * size:
+            return total
+        return exact(r)
+
+    return scan
+
+
+def _power_by_squaring(base: float, n: int) -> float:
+    """base ** n for a whole n >= 1 in about 2 log2(n) multiplications."""
+    result, square = 1.0, base
+    while n:
+        if n & 1:
+            result *= square
+        n >>= 1
+        if n:
+            square *= square
+    return result
 
 
 def xirr(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99, upper: float = 100.0) -> float:
