@@ -418,9 +418,9 @@ def test_npv_schedule_and_mid_period() -> None:
 
 @settings(max_examples=25, deadline=None)
 @given(
-    flows=st.lists(
-        st.floats(1e-3, 1e6).flatmap(lambda x: st.sampled_from([x, -x])), min_size=2, max_size=10
-    ).filter(lambda fs: tv.sign_changes(fs) > 0),
+    flows=st.lists(st.floats(1e-3, 1e6).flatmap(lambda x: st.sampled_from([x, -x])), min_size=2, max_size=10).filter(
+        lambda fs: tv.sign_changes(fs) > 0
+    ),
     gaps=st.lists(st.integers(0, 4000), min_size=10, max_size=10),
 )
 def test_xirr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[float], gaps: list[int]) -> None:
@@ -437,3 +437,18 @@ def test_xirr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[floa
 
     expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
     assert tv.xirr_all(flows, dates) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    flows=st.lists(st.floats(1e-3, 1e6).flatmap(lambda x: st.sampled_from([x, -x])), min_size=2, max_size=40).filter(
+        lambda fs: tv.sign_changes(fs) > 0
+    )
+)
+def test_irr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[float]) -> None:
+    # As for XIRR: Horner's rule prices the grid, the exact NPV decides where the sign is in doubt
+    # and Brent's method runs on it, so the roots are those of scanning `npv` to the last bit.
+    expected = tv.find_all_roots(
+        lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV"
+    )
+    assert tv.irr_all(flows) == expected

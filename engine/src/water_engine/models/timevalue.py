@@ -279,7 +279,33 @@ def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) 
     first = next(i for i, c in enumerate(flows) if c != 0.0)
     if first:
         flows = flows[first:]
-    return find_all_roots(lambda r: npv(r, flows), lower, upper, points=rate_grid(lower, upper), what="NPV")
+
+    def f(r: float) -> float:
+        return npv(r, flows)
+
+    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="NPV", scan=_npv_sign(flows, f))
+
+
+def _npv_sign(flows: Sequence[float], exact: Callable[[float], float]) -> Callable[[float], float]:
+    """NPV for the bracket scan by Horner's rule in v = 1/(1+r) (a multiply and an add a flow,
+    against a division, a product and a list append for `npv`), with the same rule as
+    `_xnpv_sign`: where the sign is in doubt it returns `exact(r)`, so the brackets and the roots
+    are exactly those of scanning `npv`. Both sums differ by a few n ulps of the terms' total size
+    (n = the number of flows); flows[0] is not zero, so that size never underflows to nothing."""
+    backwards = [float(c) for c in reversed(flows)]
+    sizes = [abs(c) for c in backwards]
+
+    def scan(r: float) -> float:
+        v = 1.0 / (1.0 + r)
+        total = size = 0.0
+        for c, a in zip(backwards, sizes, strict=True):
+            total = total * v + c
+            size = size * v + a
+        if size < 1e300 and abs(total) > _SCAN_MARGIN * size + 1e-290:  # + 1e-290: terms that underflowed
+            return total
+        return exact(r)
+
+    return scan
 
 
 def _range_text(lower: float, upper: float) -> str:
@@ -345,7 +371,9 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
 _SCAN_MARGIN = 1e-7
 
 
-def _xnpv_sign(flows: Sequence[float], days: Sequence[int], exact: Callable[[float], float]) -> Callable[[float], float]:
+def _xnpv_sign(
+    flows: Sequence[float], days: Sequence[int], exact: Callable[[float], float]
+) -> Callable[[float], float]:
     """XNPV for the bracket scan, at a few multiplications a flow instead of a pure-arithmetic
     exp: the daily factor v = (1+r)^(-1/365) once per rate, then v^d by powers of the gaps between
     sorted days. Where the sign of that sum is not beyond doubt (near a root, or near the float
