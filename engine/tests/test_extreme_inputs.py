@@ -108,13 +108,7 @@ def test_not_computable_is_an_arithmetic_error_so_a_grid_cell_is_left_empty() ->
 def test_a_lease_lump_spread_over_more_than_a_century_is_refused_not_looped() -> None:
     # 1e9 after year 1 at 0.1 a year would have been ten billion discount factors (minutes, then
     # a MemoryError); the Ginzu converter looped int(lump / average) times.
-    debt = {
-        "model": "market_value_of_debt",
-        "inputs": {
-            "book_debt": 0.0, "interest_expense": 0.0, "average_maturity": 1, "pre_tax_cost_of_debt": 0.055,
-            "lease_commitments": [0.1], "lease_beyond": 1e9,
-        },
-    }  # fmt: skip
+    debt = _lease_debt(rate=0.055, commitments=[0.1], beyond=1e9)
     with pytest.raises(ValidationError) as caught:
         water_engine.run(debt)
     assert [e.path for e in caught.value.errors] == ["inputs.lease_beyond"]
@@ -129,17 +123,19 @@ def test_a_lease_lump_spread_over_more_than_a_century_is_refused_not_looped() ->
 
 
 def test_a_century_of_lease_years_is_still_valued() -> None:
-    debt = {
-        "model": "market_value_of_debt",
-        "inputs": {
-            "book_debt": 0.0, "interest_expense": 0.0, "average_maturity": 1, "pre_tax_cost_of_debt": 0.05,
-            "lease_commitments": [1.0], "lease_beyond": 100.0,
-        },
-    }  # fmt: skip
-    out = water_engine.run(debt)["outputs"]
+    out = water_engine.run(_lease_debt(rate=0.05, commitments=[1.0], beyond=100.0))["outputs"]
     # 1 in year 1, then 1 a year in years 2..101: an annuity of 101 years at 5%.
     exact = sum(Fraction(1) / Fraction(105, 100) ** t for t in range(1, 102))
     assert out["lease_commitments_value"] == pytest.approx(float(exact), rel=1e-12)
+
+
+def _lease_debt(rate: float, commitments: list[float], beyond: float) -> dict[str, Any]:
+    """market_value_of_debt of leases alone: no book debt, the lump `beyond` after the commitments."""
+    inputs = {"book_debt": 0.0, "interest_expense": 0.0, "average_maturity": 1, "pre_tax_cost_of_debt": rate}
+    return {
+        "model": "market_value_of_debt",
+        "inputs": {**inputs, "lease_commitments": commitments, "lease_beyond": beyond},
+    }
 
 
 def test_a_model_name_that_is_not_a_string_is_a_field_error() -> None:
