@@ -378,8 +378,8 @@ def _xnpv_sign(
     exp: the daily factor v = (1+r)^(-1/365) once per rate, then v^d by powers of the gaps between
     sorted days. Where the sign of that sum is not beyond doubt (near a root, or near the float
     range's ends) it returns `exact(r)`, so the scan finds exactly the exact XNPV's brackets
-    (and the roots, solved on `exact`, are the same to the last bit). A 1,000-flow XIRR scans its
-    2,700 rates in a second instead of 14."""
+    (and the roots, solved on `exact`, are the same to the last bit). A 1,000-flow XIRR scans the
+    3,790 rates of the default grid in under a second instead of 9 to 14."""
     pairs = sorted(zip(days, flows, strict=True))
 
     def scan(r: float) -> float:
