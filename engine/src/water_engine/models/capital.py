@@ -542,7 +542,7 @@ def lease_beyond_years(beyond: float, commitments: Sequence[float], rounding: Le
     """Years over which a lump sum after year n is spread: lump / average of the listed
     commitments, rounded as Excel ROUND (halves away from zero; Damodaran's lease converter and
     Ginzu template) or ROUNDDOWN (his Target illustration), at least 1."""
-    average = math.fsum(commitments) / len(commitments) if commitments else 0.0
+    average = _average_commitment(commitments)
     if not average > 0.0:
         return 1
     ratio = beyond / average
@@ -550,9 +550,19 @@ def lease_beyond_years(beyond: float, commitments: Sequence[float], rounding: Le
     return max(1, years)
 
 
+def _average_commitment(commitments: Sequence[float]) -> float:
+    """AVERAGE as the converters compute it: summed left to right, then divided by the count (the
+    same operations as `fcff_ginzu`'s lease converter, so a lump at exactly a half-year boundary
+    rounds to the same years in both; a correctly rounded fsum could differ in the last bit)."""
+    total = 0.0
+    for commitment in commitments:
+        total += commitment
+    return total / len(commitments) if commitments else 0.0
+
+
 def lease_spread_errors(lump: float, commitments: Sequence[float], path: str) -> list[FieldError]:
     """The error when a lump sum spread at the average commitment would run past MAX_LEASE_BEYOND_YEARS."""
-    average = math.fsum(commitments) / len(commitments) if commitments else 0.0
+    average = _average_commitment(commitments)
     if not average > 0.0 or lump / average <= MAX_LEASE_BEYOND_YEARS:
         return []
     return [
