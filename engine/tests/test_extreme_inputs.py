@@ -122,6 +122,17 @@ def test_a_lease_lump_spread_over_more_than_a_century_is_refused_not_looped() ->
     assert [e.path for e in caught.value.errors] == ["inputs.leases.beyond_year_5"]
 
 
+def test_lease_commitments_that_add_up_beyond_the_float_range_are_a_field_error() -> None:
+    with pytest.raises(ValidationError) as caught:
+        water_engine.run(_lease_debt(rate=0.05, commitments=[1e308, 1e308], beyond=0.0))
+    assert [e.path for e in caught.value.errors] == ["inputs.lease_commitments"]
+    ginzu = _golden("fcff_ginzu_amazon_2024")
+    leases = {"current_expense": 1.0, "commitments": [1e308] * 5, "pre_tax_cost_of_debt": 0.05, "beyond_year_5": 1.0}
+    with pytest.raises(ValidationError) as caught:
+        water_engine.run({**ginzu, "inputs": {**ginzu["inputs"], "leases": leases}})
+    assert [e.path for e in caught.value.errors] == ["inputs.leases.commitments"]
+
+
 def test_a_century_of_lease_years_is_still_valued() -> None:
     out = water_engine.run(_lease_debt(rate=0.05, commitments=[1.0], beyond=100.0))["outputs"]
     # 1 in year 1, then 1 a year in years 2..101: an annuity of 101 years at 5%.

@@ -135,7 +135,7 @@ def test_bad_assumptions_are_422_with_paths_and_nothing_queued(committed_client:
     assert unknown.status_code == 422
 
 
-def test_valid_assumptions_the_engine_cannot_compute_are_422_and_nothing_queued(
+def test_assumptions_valid_one_by_one_but_not_together_are_422_and_nothing_queued(
     committed_client: TestClient, covered: Covered
 ) -> None:
     # Each lease commitment is a valid number, but their sum overflows: once an OverflowError and a 500.
@@ -145,9 +145,26 @@ def test_valid_assumptions_the_engine_cannot_compute_are_422_and_nothing_queued(
         committed_client, covered, {"methods": ["fcff_ginzu"], "assumptions": {"fcff_ginzu": {"leases": leases}}}
     )
     assert response.status_code == 422, response.text
+    locs = [tuple(e["loc"]) for e in response.json()["errors"]]
+    assert locs == [("body", "assumptions", "fcff_ginzu", "inputs", "leases", "commitments")]
+    assert _count_runs(covered) == before_runs
+
+
+def test_a_request_the_engine_cannot_resolve_is_422_naming_the_method(
+    committed_client: TestClient, covered: Covered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `water_engine.validate` may raise NotComputableError (valid inputs whose resolution fails);
+    # no request reaches that today, so the engine's answer is stood in for here.
+    def not_computable(request: dict) -> None:  # type: ignore[type-arg]
+        raise water_engine.NotComputableError("the model cannot be computed for these inputs: a test")
+
+    monkeypatch.setattr(water_engine, "validate", not_computable)
+    before_runs = _count_runs(covered)
+    response = _submit(committed_client, covered, {"methods": ["fcff_ginzu"]})
+    assert response.status_code == 422, response.text
     errors = response.json()["errors"]
     assert [tuple(e["loc"]) for e in errors] == [("body", "assumptions", "fcff_ginzu")]
-    assert "cannot be computed for these inputs" in errors[0]["msg"]
+    assert "cannot be computed" in errors[0]["msg"]
     assert _count_runs(covered) == before_runs
 
 

@@ -560,6 +560,13 @@ def _average_commitment(commitments: Sequence[float]) -> float:
     return total / len(commitments) if commitments else 0.0
 
 
+def lease_sum_errors(commitments: Sequence[float], path: str) -> list[FieldError]:
+    """The error when the commitments add up beyond the float range (each one valid, their sum not)."""
+    if math.isfinite(_average_commitment(commitments)):
+        return []
+    return [FieldError(path, "add up to more than the largest number a float holds (1.8e308): check the units")]
+
+
 def lease_spread_errors(lump: float, commitments: Sequence[float], path: str) -> list[FieldError]:
     """The error when a lump sum spread at the average commitment would run past MAX_LEASE_BEYOND_YEARS."""
     average = _average_commitment(commitments)
@@ -634,8 +641,10 @@ class MarketValueOfDebtInputs:
         ]
         if self.lease_beyond > 0 and not self.lease_commitments and self.lease_beyond_years is None:
             errors.append(FieldError("lease_beyond_years", "is required when there are no yearly commitments"))
-        elif self.lease_beyond > 0 and self.lease_beyond_years is None and not errors:
-            errors.extend(lease_spread_errors(self.lease_beyond, self.lease_commitments, "lease_beyond"))
+        elif not errors:
+            errors.extend(lease_sum_errors(self.lease_commitments, "lease_commitments"))
+            if self.lease_beyond > 0 and self.lease_beyond_years is None and not errors:
+                errors.extend(lease_spread_errors(self.lease_beyond, self.lease_commitments, "lease_beyond"))
         return errors
 
 

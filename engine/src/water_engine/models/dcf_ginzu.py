@@ -87,7 +87,7 @@ from typing import Any, Literal, NamedTuple
 
 from ..errors import FieldError, ValidationError
 from ..registry import Result, Table, register_model
-from .capital import lease_spread_errors
+from .capital import lease_spread_errors, lease_sum_errors
 
 __all__ = [
     "GinzuConventions",
@@ -148,9 +148,10 @@ class LeaseCapitalisation:
     def validate(self) -> list[FieldError]:
         if len(self.commitments) != 5:
             return [FieldError("commitments", f"needs 5 entries (years 1 to 5), got {len(self.commitments)}")]
-        if self.beyond_year_5 > 0:
-            return lease_spread_errors(self.beyond_year_5, self.commitments, "beyond_year_5")
-        return []
+        errors = lease_sum_errors(self.commitments, "commitments")
+        if self.beyond_year_5 > 0 and not errors:
+            errors = lease_spread_errors(self.beyond_year_5, self.commitments, "beyond_year_5")
+        return errors
 
 
 @dataclass(frozen=True)
