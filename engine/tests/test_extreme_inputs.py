@@ -15,15 +15,13 @@ import json
 import random
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
+from golden_cases import golden_request, golden_requests
 
 import water_engine
 from water_engine import EngineError, NotComputableError, ValidationError
-
-GOLDEN = Path(__file__).parent / "golden"
 
 NOT_COMPUTABLE = {
     "npv of two 1e308 flows (fsum overflows)": {
@@ -115,7 +113,7 @@ def test_a_lease_lump_spread_over_more_than_a_century_is_refused_not_looped() ->
     assert "more than 100 years" in caught.value.errors[0].message
     with pytest.raises(ValidationError, match=r"inputs\.lease_beyond_years: must be at most 100"):
         water_engine.run({**debt, "inputs": {**debt["inputs"], "lease_beyond_years": 10**12}})
-    ginzu = _golden("fcff_ginzu_amazon_2024")
+    ginzu = golden_request("fcff_ginzu_amazon_2024")
     leases = {"current_expense": 10.0, "commitments": [1.0] * 5, "pre_tax_cost_of_debt": 0.05, "beyond_year_5": 1e300}
     with pytest.raises(ValidationError) as caught:
         water_engine.run({**ginzu, "inputs": {**ginzu["inputs"], "leases": leases}})
@@ -126,7 +124,7 @@ def test_lease_commitments_that_add_up_beyond_the_float_range_are_a_field_error(
     with pytest.raises(ValidationError) as caught:
         water_engine.run(_lease_debt(rate=0.05, commitments=[1e308, 1e308], beyond=0.0))
     assert [e.path for e in caught.value.errors] == ["inputs.lease_commitments"]
-    ginzu = _golden("fcff_ginzu_amazon_2024")
+    ginzu = golden_request("fcff_ginzu_amazon_2024")
     leases = {"current_expense": 1.0, "commitments": [1e308] * 5, "pre_tax_cost_of_debt": 0.05, "beyond_year_5": 1.0}
     with pytest.raises(ValidationError) as caught:
         water_engine.run({**ginzu, "inputs": {**ginzu["inputs"], "leases": leases}})
@@ -150,7 +148,7 @@ def _lease_debt(rate: float, commitments: list[float], beyond: float) -> dict[st
 
 
 def test_a_model_name_that_is_not_a_string_is_a_field_error() -> None:
-    golden = _golden("reverse_dcf_terminal_growth")
+    golden = golden_request("reverse_dcf_terminal_growth")
     for name in ([0.1], {}, None, 7):
         request = copy.deepcopy(golden)
         request["inputs"]["base"]["model"] = name
@@ -160,7 +158,7 @@ def test_a_model_name_that_is_not_a_string_is_a_field_error() -> None:
 
 
 def test_a_margin_convergence_year_beyond_the_float_range_is_a_field_error() -> None:
-    ginzu = _golden("fcff_ginzu_coca_cola_2024")
+    ginzu = golden_request("fcff_ginzu_coca_cola_2024")
     with pytest.raises(ValidationError, match=r"inputs\.margin_convergence_year: must be at most 100"):
         water_engine.run({**ginzu, "inputs": {**ginzu["inputs"], "margin_convergence_year": 10**400}})
 
@@ -177,7 +175,7 @@ def test_payment_at_a_tiny_rate_is_exact(rate: float) -> None:
 
 
 def test_a_peer_multiple_beyond_the_float_range_is_excluded_with_a_reason() -> None:
-    request = _golden("comparables_worked")
+    request = golden_request("comparables_worked")
     peers = request["inputs"]["peers"]
     peers[1] = {**peers[1], "market_cap": 5e-324}  # 5e-324 / earnings underflows to a P/E of 0
     out = water_engine.run(request)["outputs"]
@@ -197,7 +195,7 @@ def test_mutated_golden_requests_raise_only_engine_errors() -> None:
     """3,000 seeded mutations of the golden requests: one to three values replaced by an extreme, a
     scaled copy or nothing (the key removed). Each must run or raise an EngineError; a
     ValidationError must name a field."""
-    cases = [case["request"] for case in _golden_cases()]
+    cases = [request for _, request in golden_requests()]
     rng = random.Random(20261126)
     outcomes = {"ran": 0, "invalid": 0, "other engine error": 0}
     unnamed: list[tuple[dict[str, Any], str]] = []
@@ -239,16 +237,3 @@ def _places(value: Any) -> Iterator[tuple[Any, Any]]:
     for key, item in items:
         yield value, key
         yield from _places(item)
-
-
-def _golden_cases() -> list[dict[str, Any]]:
-    found = []
-    for path in sorted(GOLDEN.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        found.extend(data.get("cases", [data]) if isinstance(data, dict) else data)
-    return found
-
-
-def _golden(stem: str) -> dict[str, Any]:
-    data = json.loads((GOLDEN / f"{stem}.json").read_text(encoding="utf-8"))
-    return copy.deepcopy(data["request"])

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
+from golden_cases import GOLDEN, output_at, published_tolerance
 
 import water_engine
 
-GOLDEN = Path(__file__).parent / "golden"
 CASES = sorted([*GOLDEN.glob("reverse_dcf_*.json"), *GOLDEN.glob("football_field_*.json")])
 
 
@@ -29,19 +28,11 @@ def test_golden(path: Path) -> None:
     assert case["source"]
     out = water_engine.run(case["request"])["outputs"]
     for dotted, expected in case["expected"].items():
-        value: Any = out
-        for part in dotted.split("."):
-            value = value[part]
+        value = output_at(out, dotted)
         if isinstance(expected, bool):
             assert value is expected, dotted
         elif case.get("published_precision"):
             # a published figure, asserted to half a unit of its last published decimal
-            assert abs(value - expected) <= _published_tolerance(expected), f"{dotted}: {value!r} != {expected!r}"
+            assert abs(value - expected) <= published_tolerance(expected), f"{dotted}: {value!r} != {expected!r}"
         else:
             assert value == pytest.approx(expected, rel=case.get("rel_tol", 1e-12)), dotted
-
-
-def _published_tolerance(expected: float) -> float:
-    text = repr(float(expected))
-    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 12
-    return 0.5 * 10.0**-decimals + 1e-12 * abs(expected)

@@ -10,14 +10,13 @@ from typing import Any
 
 import numpy as np
 import pytest
+from golden_cases import GOLDEN, output_at, published_tolerance
 from hypothesis import given
 from hypothesis import strategies as st
 
 import water_engine
 from water_engine import ValidationError
 from water_engine.models import relative as rel
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 def run(inputs: dict[str, Any], conventions: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -33,19 +32,11 @@ def test_golden(path: Path) -> None:
     assert case["source"]
     out = water_engine.run(case["request"])["outputs"]
     for dotted, expected in case["expected"].items():
-        value: Any = out
-        for part in dotted.split("."):
-            value = value[part]
+        value = output_at(out, dotted)
         # A published table rounds its figures: such a case sets "published_precision" and each
         # figure is asserted to half a unit of its last published decimal (see the case's "source").
-        tol = _published_tolerance(expected) if case.get("published_precision") else 5e-7
+        tol = published_tolerance(expected) if case.get("published_precision") else 5e-7
         assert value == pytest.approx(expected, abs=tol), dotted
-
-
-def _published_tolerance(expected: float) -> float:
-    text = repr(float(expected))
-    decimals = len(text.split(".")[1]) if "." in text and "e" not in text else 12
-    return 0.5 * 10.0**-decimals + 1e-12 * abs(expected)
 
 
 def test_quartile_inc_microsoft_example() -> None:

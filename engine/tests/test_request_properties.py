@@ -31,21 +31,12 @@ from water_engine.models.reverse import ReverseInputs
 
 sys.path.insert(0, str(Path(__file__).parent))
 import random_cases
+from golden_cases import golden_requests
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
-def _golden_requests() -> list[tuple[str, dict[str, Any]]]:
-    """Every request in golden/*.json (a case, a list of cases, or {"cases": [...]})."""
-    found = []
-    for path in sorted(GOLDEN.glob("*.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
-        items = data.get("cases", [data]) if isinstance(data, dict) else data
-        found.extend((f"{path.stem}[{i}]", item["request"]) for i, item in enumerate(items))
-    return found
-
-
-GOLDEN_REQUESTS = _golden_requests()
+GOLDEN_REQUESTS = golden_requests()
 RANDOM_GENERATORS = sorted(
     name for name in dir(random_cases) if name.startswith("random_") and name.endswith("_request")
 )
