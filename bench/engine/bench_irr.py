@@ -2,8 +2,10 @@
 
     .venv/bin/python bench/engine/bench_irr.py [--baseline-src /path/to/other/checkout] [--rounds 3]
 
-Cases: monthly flows (an outflow, then inflows between -50 and 150, seeded) of 120, 360 and
-1,000 periods, as `irr` (periods) and `xirr` (the first of each month from 2000-01). Each engine
+Cases: monthly flows of 120, 360 and 1,000 periods, as `irr` (periods) and `xirr` (the first of
+each month from 2000-01), seeded: *irregular*, an outflow then flows between -50 and 150 (many sign
+changes, so the whole rate grid is scanned for every root); *conventional*, an outflow then inflows
+between 5 and 150 (one sign change, so one root, whose bracket is found by bisecting the grid). Each engine
 runs in its own process, the processes alternate round by round, and each figure is the best of
 `--rounds` (a whole `water_engine.run`, scanning every rate of the grid and solving each sign
 change). `--baseline-src` is the root of another checkout (a `git worktree` at the commit to
@@ -27,12 +29,15 @@ SIZES = (120, 360, 1000)
 
 def cases() -> list[tuple[str, dict[str, object]]]:
     found = []
-    for n in SIZES:
-        rng = random.Random(n)
-        flows = [-1000.0] + [rng.uniform(-50.0, 150.0) for _ in range(n - 1)]
-        dates = [f"{2000 + i // 12:04d}-{i % 12 + 1:02d}-01" for i in range(n)]
-        found.append((f"irr, {n} periods", {"model": "irr", "inputs": {"flows": flows}}))
-        found.append((f"xirr, {n} dated flows", {"model": "xirr", "inputs": {"flows": flows, "dates": dates}}))
+    for kind, low in (("irregular", -50.0), ("conventional", 5.0)):
+        for n in SIZES:
+            rng = random.Random(n)
+            flows = [-1000.0] + [rng.uniform(low, 150.0) for _ in range(n - 1)]
+            dates = [f"{2000 + i // 12:04d}-{i % 12 + 1:02d}-01" for i in range(n)]
+            found.append((f"irr, {kind}, {n} periods", {"model": "irr", "inputs": {"flows": flows}}))
+            found.append(
+                (f"xirr, {kind}, {n} dated flows", {"model": "xirr", "inputs": {"flows": flows, "dates": dates}})
+            )
     return found
 
 

@@ -77,3 +77,71 @@ def test_deterministic() -> None:
 def test_linear_root_property(root: float, slope: float) -> None:
     got = find_root(lambda x: slope * (x - root), root - 3.0, root + 7.0)
     assert abs(got - root) <= 1e-9
+
+
+@given(
+    root=st.floats(-0.95, 2.0),
+    slope=st.sampled_from([-3.0, -0.01, 0.5, 40.0]),
+    steps=st.integers(1, 300),
+)
+def test_single_root_bisection_finds_the_scans_bracket(root: float, slope: float, steps: int) -> None:
+    # With at most one sign change on the grid, bisecting the grid must give exactly what walking
+    # it gives: the same bracket (so the same root from Brent), a grid point that is exactly zero,
+    # or nothing when the root is outside the range.
+    def f(x: float) -> float:
+        return slope * (x - root) * (1.0 + x * x)
+
+    grid = linear_grid(-0.99, 1.5, steps)
+    assert find_all_roots(f, -0.99, 1.5, points=grid, single=True) == find_all_roots(f, -0.99, 1.5, points=grid)
+
+
+def test_single_root_bisection_on_grid_zeros_and_ends() -> None:
+    grid = [0.0, 0.25, 0.5, 0.75, 1.0]
+    for root in grid:
+        assert find_all_roots(lambda x, r=root: x - r, 0.0, 1.0, points=grid, single=True) == [root]
+    assert find_all_roots(lambda x: x - 2.0, 0.0, 1.0, points=grid, single=True) == []
+    assert find_all_roots(lambda x: 2.0 - x, 0.0, 1.0, points=[0.0, 1.0], single=True) == []
+
+
+def test_single_root_bisection_steps_back_to_the_scan_where_f_fails() -> None:
+    # f cannot be evaluated at 0.5, a point the bisection probes: the scan, which steps over such
+    # points, decides instead, and finds the root beyond it.
+    calls: list[float] = []
+
+    def f(x: float) -> float:
+        calls.append(x)
+        if x == 0.5:
+            raise ZeroDivisionError
+        return x - 0.8
+
+    grid = linear_grid(0.0, 1.0, 4)
+    assert find_all_roots(f, 0.0, 1.0, points=grid, single=True) == [pytest.approx(0.8, abs=1e-12)]
+    assert 0.25 in calls  # the scan ran: the bisection alone never looks at 0.25
+
+
+def test_single_root_bisection_looks_at_few_points() -> None:
+    calls: list[float] = []
+
+    def f(x: float) -> float:
+        calls.append(x)
+        return x - 0.123456
+
+    grid = linear_grid(-1.0, 1.0, 4096)
+    find_all_roots(f, -1.0, 1.0, points=grid, single=True)
+    scanned = len(calls)
+    calls.clear()
+    find_all_roots(f, -1.0, 1.0, points=grid)
+    assert scanned < 60 < len(calls)
+
+
+@given(edge=st.floats(-1.0, 0.9), root=st.floats(-1.0, 1.0))
+def test_single_root_bisection_starts_where_f_can_first_be_evaluated(edge: float, root: float) -> None:
+    # As NPV overflows toward r = -1: f fails below `edge`. The scan cannot bracket across the
+    # points where f fails; the bisection must find the same bracket, or the same nothing.
+    def f(x: float) -> float:
+        if x < edge:
+            raise OverflowError
+        return root - x
+
+    grid = linear_grid(-1.0, 1.0, 200)
+    assert find_all_roots(f, -1.0, 1.0, points=grid, single=True) == find_all_roots(f, -1.0, 1.0, points=grid)

@@ -452,3 +452,81 @@ def test_irr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[float
         lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV"
     )
     assert tv.irr_all(flows) == expected
+
+
+def _exact_irr_scan(flows: list[float]) -> list[float]:
+    return tv.find_all_roots(lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV")
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    outlay=st.floats(1.0, 1e7),
+    inflows=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=400),
+    lead=st.integers(0, 3),
+)
+def test_conventional_irr_bisects_to_the_exact_scans_root(outlay: float, inflows: list[float], lead: int) -> None:
+    # One sign change (outlays, then inflows): Descartes' rule of signs allows one IRR, so the grid
+    # is bisected instead of walked. The root must be the full exact scan's, to the last bit.
+    flows = [0.0] * lead + [-outlay, *inflows]
+    assume(tv.sign_changes(flows) == 1)
+    assert tv.irr_all(flows) == _exact_irr_scan(flows[lead:])
+
+
+def test_conventional_irr_does_not_walk_the_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    from water_engine import rootfind
+
+    def walk(*_args: Any) -> Any:
+        raise AssertionError("scanned the whole grid")
+
+    flows = [-1000.0] + [15.0] * 359 + [1200.0]
+    expected = _exact_irr_scan(flows)
+    monkeypatch.setattr(rootfind, "scan_brackets", walk)
+    assert tv.irr_all(flows) == expected
+    assert tv.xirr_all([-100.0, 50.0, 70.0], ["2020-01-01", "2021-01-01", "2022-01-01"])
+    with pytest.raises(AssertionError, match="scanned"):  # two sign changes: every root is looked for
+        tv.irr_all([-100.0, 230.0, -132.0])
+
+
+@pytest.mark.parametrize(
+    ("flows", "dates", "single"),
+    [
+        # In list order the signs change twice, by date once (the two outlays share 2020-01-01).
+        ([-100.0, 50.0, -10.0, 70.0], ["2020-01-01", "2021-01-01", "2020-01-01", "2022-01-01"], True),
+        # In list order once, by date twice: a late outlay after the inflow.
+        ([-100.0, -10.0, 120.0], ["2020-01-01", "2029-01-01", "2023-01-01"], False),
+        # The same day's inflow and outlay cancel: no sign change that day.
+        ([-100.0, 60.0, -60.0, 130.0], ["2020-01-01", "2021-06-30", "2021-06-30", "2022-01-01"], True),
+    ],
+)
+def test_xirr_counts_sign_changes_in_date_order(flows: list[float], dates: list[str], single: bool) -> None:
+    times = tv.year_fractions(dates, min(dates))
+    days = [tv.day_count(min(dates), d) for d in dates]
+    assert (tv.sign_changes(tv._flows_by_day(flows, days)) == 1) is single
+
+    def exact(r: float) -> float:
+        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
+
+    expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
+    assert tv.xirr_all(flows, dates) == expected
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    outlays=st.lists(st.floats(1.0, 1e6), min_size=1, max_size=3),
+    inflows=st.lists(st.floats(0.0, 1e6), min_size=1, max_size=60),
+    gaps=st.lists(st.integers(0, 400), min_size=63, max_size=63),
+)
+def test_conventional_xirr_bisects_to_the_exact_scans_root(
+    outlays: list[float], inflows: list[float], gaps: list[int]
+) -> None:
+    flows = [-c for c in outlays] + inflows
+    assume(tv.sign_changes(flows) == 1)
+    start = dt.date(2010, 1, 31)
+    dates = [(start + dt.timedelta(days=sum(gaps[:i]))).isoformat() for i in range(len(flows))]
+    times = tv.year_fractions(dates, min(dates))
+
+    def exact(r: float) -> float:
+        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
+
+    expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
+    assert tv.xirr_all(flows, dates) == expected

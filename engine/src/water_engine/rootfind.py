@@ -10,6 +10,9 @@ Used by IRR/XIRR, implied growth / cost of equity and the reverse DCF.
   (or explicit `points`), keeps every interval where f changes sign and solves each with
   `find_root`. Roots are returned sorted and de-duplicated. Points where f is not finite
   (or raises ArithmeticError) are skipped: they break a bracket rather than make one.
+  With `single=True` (the caller knows f has at most one root in the range, where it changes
+  sign), the one bracket is found by bisecting the grid: about log2(n) evaluations instead of n,
+  and the same bracket, so the same root, as the scan's.
 * `scan_brackets(f, points)` -- the brackets alone.
 
 Only +, -, *, / and comparisons are used, so results are bit-identical wherever IEEE 754
@@ -157,6 +160,55 @@ def scan_brackets(
     return brackets, zeros
 
 
+def _bisect_grid(
+    f: Callable[[float], float], grid: Sequence[float]
+) -> tuple[list[tuple[float, float]], list[float]] | None:
+    """What `scan_brackets(f, grid)` returns when f changes sign at most once on the grid, from
+    about log2(len(grid)) evaluations: the ends decide whether there is a sign change, and halving
+    the index range keeps one end on each side of it. A point that is exactly zero is the root, as
+    in the scan. Where f cannot be evaluated at the low end (NPV overflows toward r = -1), the
+    first point where it can is found by bisection too, and the search starts there: the scan
+    cannot bracket across such points either. None when f cannot be evaluated at any other point
+    probed (the caller then scans)."""
+    lo, hi = 0, len(grid) - 1
+    y_lo, y_hi = _safe(f, grid[lo]), _safe(f, grid[hi])
+    if y_hi is None:
+        return None
+    if y_lo is None:
+        lo, y_lo = _first_evaluable(f, grid, hi, y_hi)
+    for index, end in ((lo, y_lo), (hi, y_hi)):
+        if end == 0.0:
+            return [], [float(grid[index])]
+    if (y_lo > 0.0) == (y_hi > 0.0) or hi == lo:
+        return [], []
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        y = _safe(f, grid[mid])
+        if y is None:
+            return None
+        if y == 0.0:
+            return [], [float(grid[mid])]
+        if (y > 0.0) == (y_lo > 0.0):
+            lo = mid
+        else:
+            hi = mid
+    return [(float(grid[lo]), float(grid[hi]))], []
+
+
+def _first_evaluable(f: Callable[[float], float], grid: Sequence[float], good: int, y_good: float) -> tuple[int, float]:
+    """The lowest index where f can be evaluated, and f there, given that it fails at index 0
+    and not at `good`, and that the points where it fails all lie below those where it does not."""
+    bad = 0
+    while good - bad > 1:
+        mid = (bad + good) // 2
+        y = _safe(f, grid[mid])
+        if y is None:
+            bad = mid
+        else:
+            good, y_good = mid, y
+    return good, y_good
+
+
 def find_all_roots(
     f: Callable[[float], float],
     lo: float,
@@ -168,6 +220,7 @@ def find_all_roots(
     max_iter: int = 200,
     what: str = "f",
     scan: Callable[[float], float] | None = None,
+    single: bool = False,
 ) -> list[float]:
     """Every root of `f` found by scanning [lo, hi] (or `points`) and solving each sign change.
 
@@ -177,9 +230,20 @@ def find_all_roots(
     `scan`, when given, stands in for f on the grid (a cheaper function): wherever f is finite
     it must return a value of f's sign, or f's own value; where f fails, it must fail too. Then the
     brackets, and so the roots that Brent's method finds on f itself, are exactly f's.
+    `single=True` is a promise that f has at most one root in the range and changes sign there
+    (for NPV, one sign change in the flows: Descartes' rule of signs), and that any points where f
+    cannot be evaluated lie below all those where it can (NPV overflows toward r = -1, nowhere
+    else). The grid is then bisected for the one sign change instead of walked point by point.
     """
     grid = sorted(points) if points is not None else linear_grid(lo, hi, steps)
-    brackets, zeros = scan_brackets(scan or f, grid)
+    if single:
+        found = _bisect_grid(scan or f, grid)
+        if found is not None:
+            brackets, zeros = found
+        else:  # a point where f cannot be evaluated: the scan knows how to step over it
+            brackets, zeros = scan_brackets(scan or f, grid)
+    else:
+        brackets, zeros = scan_brackets(scan or f, grid)
     roots = list(zeros)
     for a, b in brackets:
         roots.append(find_root(f, a, b, tol=tol, max_iter=max_iter, what=what))

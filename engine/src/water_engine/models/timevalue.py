@@ -283,7 +283,17 @@ def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) 
     def f(r: float) -> float:
         return npv(r, flows)
 
-    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="NPV", scan=_npv_sign(flows, f))
+    # One sign change: NPV is a polynomial in 1/(1+r) whose coefficients change sign once, so by
+    # Descartes' rule of signs it has exactly one root above r = -1, a simple one (the usual case).
+    return find_all_roots(
+        f,
+        lower,
+        upper,
+        points=rate_grid(lower, upper),
+        what="NPV",
+        scan=_npv_sign(flows, f),
+        single=sign_changes(flows) == 1,
+    )
 
 
 def _npv_sign(flows: Sequence[float], exact: Callable[[float], float]) -> Callable[[float], float]:
@@ -362,7 +372,19 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
 
     days = [day_count(origin, d) for d in dates]
     scan = _xnpv_sign(flows, days, f)
-    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="XNPV", scan=scan)
+    # Descartes' rule of signs holds for real exponents too (Laguerre): ordered by date, flows whose
+    # sign changes once give XNPV exactly one root above r = -1, a simple one.
+    single = sign_changes(_flows_by_day(flows, days)) == 1
+    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="XNPV", scan=scan, single=single)
+
+
+def _flows_by_day(flows: Sequence[float], days: Sequence[int]) -> list[float]:
+    """The flows in date order, those of one day added up: XNPV's coefficients by exponent.
+    `fsum` rounds each day's total correctly, so its sign is the exact sum's."""
+    by_day: dict[int, list[float]] = {}
+    for d, c in zip(days, flows, strict=True):
+        by_day.setdefault(d, []).append(c)
+    return [math.fsum(by_day[d]) for d in sorted(by_day)]
 
 
 # The scan's XNPV is trusted when it is this far from zero, relative to the sum of its terms' sizes:
