@@ -3,14 +3,18 @@
     .venv/bin/python bench/engine/bench_irr.py [--baseline-src /path/to/other/checkout] [--rounds 3]
 
 Cases: monthly flows of 120, 360 and 1,000 periods, as `irr` (periods) and `xirr` (the first of
-each month from 2000-01), seeded: *irregular*, an outflow then flows between -50 and 150 (many sign
-changes, so the whole rate grid is scanned for every root); *conventional*, an outflow then inflows
-between 5 and 150 (one sign change, so one root, whose bracket is found by bisecting the grid). Each engine
-runs in its own process, the processes alternate round by round, and each figure is the best of
-`--rounds` (a whole `water_engine.run`, scanning every rate of the grid and solving each sign
-change). `--baseline-src` is the root of another checkout (a `git worktree` at the commit to
-compare with), timed the same way in the same run. pyxirr (Rust, test-only) is the native
-reference: it finds one root by Newton's method where Water scans for all of them.
+each month from 2000-01), seeded, after an outflow of 1,000:
+  * random signs -- flows between -100 and 100: their tail sums change sign several times, so the
+    rates below 0 are scanned for every root (the running sums never do: the rates above 0 are
+    skipped, but at 1,000 periods, where they change sign three times and both sides are scanned);
+  * irregular -- flows between -50 and 150: many sign changes, but the running sums change sign
+    once and the tail sums never, so one root above 0, found by bisecting that side of the grid;
+  * conventional -- inflows between 5 and 150: one sign change, bisected the same way.
+Each engine runs in its own process, the processes alternate round by round, and each figure is
+the best of `--rounds` (a whole `water_engine.run`). `--baseline-src` is the root of another
+checkout (a `git worktree` at the commit to compare with), timed the same way in the same run.
+pyxirr (Rust, test-only) is the native reference: it finds one root by Newton's method where Water
+looks for all of them.
 """
 
 from __future__ import annotations
@@ -29,10 +33,10 @@ SIZES = (120, 360, 1000)
 
 def cases() -> list[tuple[str, dict[str, object]]]:
     found = []
-    for kind, low in (("irregular", -50.0), ("conventional", 5.0)):
+    for kind, low, high in (("random signs", -100.0, 100.0), ("irregular", -50.0, 150.0), ("conventional", 5.0, 150.0)):
         for n in SIZES:
             rng = random.Random(n)
-            flows = [-1000.0] + [rng.uniform(low, 150.0) for _ in range(n - 1)]
+            flows = [-1000.0] + [rng.uniform(low, high) for _ in range(n - 1)]
             dates = [f"{2000 + i // 12:04d}-{i % 12 + 1:02d}-01" for i in range(n)]
             found.append((f"irr, {kind}, {n} periods", {"model": "irr", "inputs": {"flows": flows}}))
             found.append(

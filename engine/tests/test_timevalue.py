@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 import water_engine
 from water_engine import NoSolutionError, ValidationError
 from water_engine.models import timevalue as tv
+from water_engine.rootfind import find_all_roots
 
 GOLDEN = Path(__file__).parent / "golden"
 MODELS = ("discount_factors", "npv", "irr", "xnpv", "xirr", "annuity", "perpetuity")
@@ -435,7 +436,7 @@ def test_xirr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[floa
     def exact(r: float) -> float:
         return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
 
-    expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
+    expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
     assert tv.xirr_all(flows, dates) == expected
 
 
@@ -448,14 +449,12 @@ def test_xirr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[floa
 def test_irr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[float]) -> None:
     # As for XIRR: Horner's rule prices the grid, the exact NPV decides where the sign is in doubt
     # and Brent's method runs on it, so the roots are those of scanning `npv` to the last bit.
-    expected = tv.find_all_roots(
-        lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV"
-    )
+    expected = find_all_roots(lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV")
     assert tv.irr_all(flows) == expected
 
 
 def _exact_irr_scan(flows: list[float]) -> list[float]:
-    return tv.find_all_roots(lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV")
+    return find_all_roots(lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV")
 
 
 @settings(max_examples=60, deadline=None)
@@ -472,41 +471,86 @@ def test_conventional_irr_bisects_to_the_exact_scans_root(outlay: float, inflows
     assert tv.irr_all(flows) == _exact_irr_scan(flows[lead:])
 
 
-def test_conventional_irr_does_not_walk_the_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+@settings(max_examples=80, deadline=None)
+@given(
+    steps=st.lists(st.floats(-1.0, 1.0), min_size=2, max_size=200),
+    drift=st.floats(-0.5, 0.5),
+    scale=st.sampled_from([1e-3, 1.0, 1e6]),
+)
+def test_irregular_irr_by_sides_finds_the_exact_scans_roots(steps: list[float], drift: float, scale: float) -> None:
+    # Flows of both signs in any order: each side of r = 0 is skipped, bisected or scanned by the
+    # sign changes of the flows' tail and running sums. Whatever the mix, the roots must be the
+    # full exact scan's, to the last bit.
+    flows = [scale * (step + drift) for step in steps]
+    assume(any(flows) and tv.sign_changes(flows) > 0)
+    first = next(i for i, c in enumerate(flows) if c != 0.0)
+    assert tv.irr_all(flows) == _exact_irr_scan(flows[first:])
+
+
+@pytest.mark.parametrize(
+    ("flows", "below", "above"),
+    [
+        ([-100.0, 50.0, 70.0], 0, 1),  # pays back: one IRR above 0, none below
+        ([-100.0, 10.0, 20.0], 1, 0),  # never pays back: one IRR below 0
+        ([-100.0, 230.0, -132.0], 2, 2),  # two roots (10% and 20%): scanned
+        ([-1000.0, 900.0, -50.0, 400.0], 0, 1),  # four sign changes in the flows, one root
+    ],
+)
+def test_root_bounds_from_running_and_tail_sums(flows: list[float], below: int, above: int) -> None:
+    assert tv._sums_sign_changes(flows) == (below, above)
+    roots = tv.irr_all(flows)
+    assert roots == _exact_irr_scan(flows)
+    assert len([r for r in roots if r < 0]) <= below
+    assert len([r for r in roots if r > 0]) <= above
+
+
+def test_flows_that_add_up_to_zero_are_scanned_whole() -> None:
+    # r = 0 is then a root and the sums bound nothing: the whole grid is walked.
+    assert tv._sums_sign_changes([-100.0, 50.0, 50.0]) is None
+    assert tv.irr_all([-100.0, 50.0, 50.0]) == [0.0]
+    assert tv.irr_all([-100.0, 250.0, -150.0]) == _exact_irr_scan([-100.0, 250.0, -150.0])
+
+
+def test_bounded_irr_does_not_walk_the_grid(monkeypatch: pytest.MonkeyPatch) -> None:
     from water_engine import rootfind
 
     def walk(*_args: Any) -> Any:
         raise AssertionError("scanned the whole grid")
 
-    flows = [-1000.0] + [15.0] * 359 + [1200.0]
-    expected = _exact_irr_scan(flows)
+    conventional = [-1000.0] + [15.0] * 359 + [1200.0]
+    irregular = [-1000.0] + [(-40.0 if i % 7 == 3 else 60.0) for i in range(359)]
+    never_pays_back = [-1000.0] + [2.0] * 359
+    expected = [_exact_irr_scan(flows) for flows in (conventional, irregular, never_pays_back)]
+    assert expected[2][0] < 0.0
     monkeypatch.setattr(rootfind, "scan_brackets", walk)
-    assert tv.irr_all(flows) == expected
+    assert [tv.irr_all(flows) for flows in (conventional, irregular, never_pays_back)] == expected
     assert tv.xirr_all([-100.0, 50.0, 70.0], ["2020-01-01", "2021-01-01", "2022-01-01"])
-    with pytest.raises(AssertionError, match="scanned"):  # two sign changes: every root is looked for
+    with pytest.raises(AssertionError, match="scanned"):  # two roots: every one is looked for
         tv.irr_all([-100.0, 230.0, -132.0])
 
 
 @pytest.mark.parametrize(
-    ("flows", "dates", "single"),
+    ("flows", "dates", "bounds"),
     [
         # In list order the signs change twice, by date once (the two outlays share 2020-01-01).
-        ([-100.0, 50.0, -10.0, 70.0], ["2020-01-01", "2021-01-01", "2020-01-01", "2022-01-01"], True),
-        # In list order once, by date twice: a late outlay after the inflow.
-        ([-100.0, -10.0, 120.0], ["2020-01-01", "2029-01-01", "2023-01-01"], False),
+        ([-100.0, 50.0, -10.0, 70.0], ["2020-01-01", "2021-01-01", "2020-01-01", "2022-01-01"], (0, 1)),
+        # In list order once, by date twice (a late outlay after the inflow): a root each side at most.
+        ([-100.0, -10.0, 120.0], ["2020-01-01", "2029-01-01", "2023-01-01"], (1, 1)),
         # The same day's inflow and outlay cancel: no sign change that day.
-        ([-100.0, 60.0, -60.0, 130.0], ["2020-01-01", "2021-06-30", "2021-06-30", "2022-01-01"], True),
+        ([-100.0, 60.0, -60.0, 130.0], ["2020-01-01", "2021-06-30", "2021-06-30", "2022-01-01"], (0, 1)),
     ],
 )
-def test_xirr_counts_sign_changes_in_date_order(flows: list[float], dates: list[str], single: bool) -> None:
+def test_xirr_bounds_its_roots_from_the_flows_in_date_order(
+    flows: list[float], dates: list[str], bounds: tuple[int, int]
+) -> None:
     times = tv.year_fractions(dates, min(dates))
     days = [tv.day_count(min(dates), d) for d in dates]
-    assert (tv.sign_changes(tv._flows_by_day(flows, days)) == 1) is single
+    assert tv._sums_sign_changes(tv._flows_by_day(flows, days)) == bounds
 
     def exact(r: float) -> float:
         return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
 
-    expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
+    expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
     assert tv.xirr_all(flows, dates) == expected
 
 
@@ -528,5 +572,5 @@ def test_conventional_xirr_bisects_to_the_exact_scans_root(
     def exact(r: float) -> float:
         return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
 
-    expected = tv.find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
+    expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
     assert tv.xirr_all(flows, dates) == expected

@@ -13,6 +13,8 @@ Used by IRR/XIRR, implied growth / cost of equity and the reverse DCF.
   With `single=True` (the caller knows f has at most one root in the range, where it changes
   sign), the one bracket is found by bisecting the grid: about log2(n) evaluations instead of n,
   and the same bracket, so the same root, as the scan's.
+* `find_roots_in_parts(f, parts)` -- the same on a grid in parts, each skipped, bisected or
+  scanned by what the caller knows of f's roots there.
 * `scan_brackets(f, points)` -- the brackets alone.
 
 Only +, -, *, / and comparisons are used, so results are bit-identical wherever IEEE 754
@@ -29,7 +31,7 @@ from collections.abc import Callable, Sequence
 
 from .errors import NoSolutionError
 
-__all__ = ["find_all_roots", "find_root", "linear_grid", "scan_brackets"]
+__all__ = ["find_all_roots", "find_root", "find_roots_in_parts", "linear_grid", "scan_brackets"]
 
 _EPS = 2.220446049250313e-16
 
@@ -236,14 +238,35 @@ def find_all_roots(
     else). The grid is then bisected for the one sign change instead of walked point by point.
     """
     grid = sorted(points) if points is not None else linear_grid(lo, hi, steps)
-    if single:
-        found = _bisect_grid(scan or f, grid)
-        if found is not None:
-            brackets, zeros = found
-        else:  # a point where f cannot be evaluated: the scan knows how to step over it
-            brackets, zeros = scan_brackets(scan or f, grid)
-    else:
-        brackets, zeros = scan_brackets(scan or f, grid)
+    return find_roots_in_parts(f, [(grid, 1 if single else None)], tol=tol, max_iter=max_iter, what=what, scan=scan)
+
+
+def find_roots_in_parts(
+    f: Callable[[float], float],
+    parts: Sequence[tuple[Sequence[float], int | None]],
+    *,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+    what: str = "f",
+    scan: Callable[[float], float] | None = None,
+) -> list[float]:
+    """`find_all_roots` on a grid given in consecutive sorted parts (a part may share its first
+    point with the previous part's last), each with what the caller knows of f's roots there:
+    0, none (the part is skipped); 1, at most one, where f changes sign, with any points where f
+    cannot be evaluated below all those where it can (the part is bisected); None, nothing (the
+    part is scanned). Brackets never span two parts, so parts that share their meeting point give
+    exactly the brackets, and the roots, of scanning the whole grid."""
+    probe = scan or f
+    brackets: list[tuple[float, float]] = []
+    zeros: list[float] = []
+    for points, most in parts:
+        if most == 0:
+            continue
+        found = _bisect_grid(probe, points) if most == 1 else None
+        if found is None:  # scanned, or a point the bisection could not evaluate: the scan steps over it
+            found = scan_brackets(probe, points)
+        brackets.extend(found[0])
+        zeros.extend(found[1])
     roots = list(zeros)
     for a, b in brackets:
         roots.append(find_root(f, a, b, tol=tol, max_iter=max_iter, what=what))

@@ -20,6 +20,7 @@ negative, so `pv + pmt * annuity_factor + fv * df = 0`.
 
 from __future__ import annotations
 
+import bisect
 import datetime as _dt
 import math
 from collections.abc import Callable, Sequence
@@ -28,7 +29,7 @@ from typing import Literal
 
 from ..errors import FieldError, NoSolutionError, ValidationError
 from ..registry import Result, register_model
-from ..rootfind import find_all_roots
+from ..rootfind import find_roots_in_parts
 
 __all__ = [
     "annuity_fv",
@@ -267,7 +268,8 @@ def _check_not_all_zero(flows: Sequence[float], label: str) -> None:
 def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) -> list[float]:
     """Every IRR (root of the t0-convention NPV) found in [lower, upper], sorted.
 
-    Scans `rate_grid(lower, upper)` for sign changes of NPV and polishes each with Brent's method.
+    Looks for sign changes of NPV on `rate_grid(lower, upper)` and polishes each with Brent's method;
+    each side of r = 0 is skipped, bisected or walked by a bound on its roots (`_rate_grid_parts`).
     All-zero flows raise ValidationError (every rate would be a root). Flows that never change
     sign have no IRR (every term of NPV has the same sign): the result is empty, without a scan.
     Leading zero flows are dropped before the scan: they only scale NPV by (1+r)^-k, which
@@ -283,17 +285,56 @@ def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) 
     def f(r: float) -> float:
         return npv(r, flows)
 
-    # One sign change: NPV is a polynomial in 1/(1+r) whose coefficients change sign once, so by
-    # Descartes' rule of signs it has exactly one root above r = -1, a simple one (the usual case).
-    return find_all_roots(
-        f,
-        lower,
-        upper,
-        points=rate_grid(lower, upper),
-        what="NPV",
-        scan=_npv_sign(flows, f),
-        single=sign_changes(flows) == 1,
-    )
+    parts = _rate_grid_parts(rate_grid(lower, upper), flows)
+    return find_roots_in_parts(f, parts, what="NPV", scan=_npv_sign(flows, f))
+
+
+_EXACT = 1 << 1074  # every finite float is a whole multiple of 2**-1074
+
+
+def _sums_sign_changes(coefficients: Sequence[float]) -> tuple[int, int] | None:
+    """(sign changes of the tail sums c_n, c_n-1 + c_n, ..., c_0 + ... + c_n; sign changes of the
+    running sums c_0, c_0 + c_1, ..., c_0 + ... + c_n), added exactly (in whole multiples of
+    2**-1074), or None when the coefficients add up to exactly zero."""
+    exact = [n * (_EXACT // d) for n, d in (float(c).as_integer_ratio() for c in coefficients)]
+    running, total = [], 0
+    for c in exact:
+        total += c
+        running.append(total)
+    if total == 0:
+        return None
+    tails, total = [], 0
+    for c in reversed(exact):
+        total += c
+        tails.append(total)
+    return sign_changes(tails), sign_changes(running)
+
+
+def _rate_grid_parts(grid: list[float], coefficients: Sequence[float]) -> list[tuple[list[float], int | None]]:
+    """The rate grid split at r = 0, each side with a bound on its roots (0, 1, or None for more)
+    for `find_roots_in_parts`; `coefficients` are NPV's in order of their power of v = 1/(1+r).
+
+    Above 0 (0 < v < 1) the bound is the sign changes of the running sums S_k = c_0 + ... + c_k:
+    NPV / (1 - v) is the power series S_0 + S_1 v + ... + S_n v^n + S_n v^(n+1) + ..., and Descartes'
+    rule of signs bounds its roots in 0 < v < 1 by its coefficients' sign changes (Norstrom's
+    criterion, J. Financial and Quantitative Analysis 7(3), 1972). Below 0 (v > 1) the same rule in
+    1/v counts the sign changes of the tail sums. The rule counts a double root twice, so a bound of
+    one is a simple root, a sign change: that side is bisected; a bound of zero skips it. Dated flows
+    (XNPV, real powers) follow the same bounds: XNPV is then a Laplace transform of the step function
+    of running sums, and that kernel does not add sign changes (Karlin, Total Positivity, 1968).
+    When the flows add up to exactly zero, r = 0 is a root and the whole grid is scanned."""
+    changes = _sums_sign_changes(coefficients)
+    if changes is None:
+        return [(grid, None)]
+    below, above = (bound if bound < 2 else None for bound in changes)
+    if grid[-1] <= 0.0:
+        return [(grid, below)]
+    if grid[0] >= 0.0:
+        return [(grid, above)]
+    split = bisect.bisect_left(grid, 0.0)
+    if grid[split] != 0.0:  # every rate_grid that spans 0 has it; scan rather than assume so
+        return [(grid, None)]
+    return [(grid[: split + 1], below), (grid[split:], above)]
 
 
 def _npv_sign(flows: Sequence[float], exact: Callable[[float], float]) -> Callable[[float], float]:
@@ -372,10 +413,8 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
 
     days = [day_count(origin, d) for d in dates]
     scan = _xnpv_sign(flows, days, f)
-    # Descartes' rule of signs holds for real exponents too (Laguerre): ordered by date, flows whose
-    # sign changes once give XNPV exactly one root above r = -1, a simple one.
-    single = sign_changes(_flows_by_day(flows, days)) == 1
-    return find_all_roots(f, lower, upper, points=rate_grid(lower, upper), what="XNPV", scan=scan, single=single)
+    parts = _rate_grid_parts(rate_grid(lower, upper), _flows_by_day(flows, days))
+    return find_roots_in_parts(f, parts, what="XNPV", scan=scan)
 
 
 def _flows_by_day(flows: Sequence[float], days: Sequence[int]) -> list[float]:
@@ -695,7 +734,9 @@ def _irr_result(roots: list[float], flows: Sequence[float], label: str, lower: f
 def _irr_model(inputs: IrrInputs, conv: IrrConventions) -> Result:
     """IRR: every rate r in [lower, upper] with fsum(CF_t / (1+r)^t) = 0, t = 0..n-1.
 
-    Found by scanning `rate_grid` for sign changes of NPV and Brent's method in each bracket.
+    Found as sign changes of NPV on `rate_grid` and Brent's method in each bracket. Each side of
+    r = 0 is walked only when the flows' running sums (above 0) or tail sums (below) change sign
+    more than once (Norstrom, 1972); at most one root there is found by bisecting the grid.
     When the flows change sign more than once there may be several IRRs: all are reported
     (`irrs`), `irr` is null unless exactly one exists, and a warning says so. Two roots closer
     than the grid step (0.1 percentage point below 100%) can be missed.
