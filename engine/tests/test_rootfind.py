@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from water_engine.errors import NoSolutionError
-from water_engine.rootfind import find_all_roots, find_root, linear_grid, scan_brackets
+from water_engine.rootfind import find_all_roots, find_root, find_roots_in_parts, linear_grid, scan_brackets
 
 
 def test_sqrt2() -> None:
@@ -92,15 +92,15 @@ def test_single_root_bisection_finds_the_scans_bracket(root: float, slope: float
         return slope * (x - root) * (1.0 + x * x)
 
     grid = linear_grid(-0.99, 1.5, steps)
-    assert find_all_roots(f, -0.99, 1.5, points=grid, single=True) == find_all_roots(f, -0.99, 1.5, points=grid)
+    assert find_roots_in_parts(f, [(grid, 1)]) == find_all_roots(f, -0.99, 1.5, points=grid)
 
 
 def test_single_root_bisection_on_grid_zeros_and_ends() -> None:
     grid = [0.0, 0.25, 0.5, 0.75, 1.0]
     for root in grid:
-        assert find_all_roots(lambda x, r=root: x - r, 0.0, 1.0, points=grid, single=True) == [root]
-    assert find_all_roots(lambda x: x - 2.0, 0.0, 1.0, points=grid, single=True) == []
-    assert find_all_roots(lambda x: 2.0 - x, 0.0, 1.0, points=[0.0, 1.0], single=True) == []
+        assert find_roots_in_parts(lambda x, r=root: x - r, [(grid, 1)]) == [root]
+    assert find_roots_in_parts(lambda x: x - 2.0, [(grid, 1)]) == []
+    assert find_roots_in_parts(lambda x: 2.0 - x, [([0.0, 1.0], 1)]) == []
 
 
 def test_single_root_bisection_steps_back_to_the_scan_where_f_fails() -> None:
@@ -115,7 +115,7 @@ def test_single_root_bisection_steps_back_to_the_scan_where_f_fails() -> None:
         return x - 0.8
 
     grid = linear_grid(0.0, 1.0, 4)
-    assert find_all_roots(f, 0.0, 1.0, points=grid, single=True) == [pytest.approx(0.8, abs=1e-12)]
+    assert find_roots_in_parts(f, [(grid, 1)]) == [pytest.approx(0.8, abs=1e-12)]
     assert 0.25 in calls  # the scan ran: the bisection alone never looks at 0.25
 
 
@@ -127,7 +127,7 @@ def test_single_root_bisection_looks_at_few_points() -> None:
         return x - 0.123456
 
     grid = linear_grid(-1.0, 1.0, 4096)
-    find_all_roots(f, -1.0, 1.0, points=grid, single=True)
+    find_roots_in_parts(f, [(grid, 1)])
     scanned = len(calls)
     calls.clear()
     find_all_roots(f, -1.0, 1.0, points=grid)
@@ -144,4 +144,19 @@ def test_single_root_bisection_starts_where_f_can_first_be_evaluated(edge: float
         return root - x
 
     grid = linear_grid(-1.0, 1.0, 200)
-    assert find_all_roots(f, -1.0, 1.0, points=grid, single=True) == find_all_roots(f, -1.0, 1.0, points=grid)
+    assert find_roots_in_parts(f, [(grid, 1)]) == find_all_roots(f, -1.0, 1.0, points=grid)
+
+
+def test_parts_skip_bisect_or_scan() -> None:
+    # A cubic with roots at -0.5, 0.1 and 0.25, its grid in two parts that share 0.0: one root below
+    # (bisected), two above (scanned). Skipping a part drops its roots, as the caller asked.
+    def f(x: float) -> float:
+        return (x - 0.1) * (x - 0.25) * (x + 0.5)
+
+    grid = linear_grid(-1.0, 1.0, 200)
+    below, above = grid[:101], grid[100:]
+    assert below[-1] == above[0] == 0.0
+    whole = find_all_roots(f, -1.0, 1.0, points=grid)
+    assert len(whole) == 3
+    assert find_roots_in_parts(f, [(below, 1), (above, None)]) == whole
+    assert find_roots_in_parts(f, [(below, 0), (above, None)]) == whole[1:]

@@ -10,11 +10,10 @@ Used by IRR/XIRR, implied growth / cost of equity and the reverse DCF.
   (or explicit `points`), keeps every interval where f changes sign and solves each with
   `find_root`. Roots are returned sorted and de-duplicated. Points where f is not finite
   (or raises ArithmeticError) are skipped: they break a bracket rather than make one.
-  With `single=True` (the caller knows f has at most one root in the range, where it changes
-  sign), the one bracket is found by bisecting the grid: about log2(n) evaluations instead of n,
-  and the same bracket, so the same root, as the scan's.
 * `find_roots_in_parts(f, parts)` -- the same on a grid in parts, each skipped, bisected or
-  scanned by what the caller knows of f's roots there.
+  scanned by what the caller knows of f's roots there. Where f has at most one root, a sign
+  change, the bracket is found by bisecting the part: about log2(n) evaluations instead of n, and
+  the same bracket, so the same root, as the scan's.
 * `scan_brackets(f, points)` -- the brackets alone.
 
 Only +, -, *, / and comparisons are used, so results are bit-identical wherever IEEE 754
@@ -222,7 +221,6 @@ def find_all_roots(
     max_iter: int = 200,
     what: str = "f",
     scan: Callable[[float], float] | None = None,
-    single: bool = False,
 ) -> list[float]:
     """Every root of `f` found by scanning [lo, hi] (or `points`) and solving each sign change.
 
@@ -232,13 +230,9 @@ def find_all_roots(
     `scan`, when given, stands in for f on the grid (a cheaper function): wherever f is finite
     it must return a value of f's sign, or f's own value; where f fails, it must fail too. Then the
     brackets, and so the roots that Brent's method finds on f itself, are exactly f's.
-    `single=True` is a promise that f has at most one root in the range and changes sign there
-    (for NPV, one sign change in the flows: Descartes' rule of signs), and that any points where f
-    cannot be evaluated lie below all those where it can (NPV overflows toward r = -1, nowhere
-    else). The grid is then bisected for the one sign change instead of walked point by point.
     """
     grid = sorted(points) if points is not None else linear_grid(lo, hi, steps)
-    return find_roots_in_parts(f, [(grid, 1 if single else None)], tol=tol, max_iter=max_iter, what=what, scan=scan)
+    return find_roots_in_parts(f, [(grid, None)], tol=tol, max_iter=max_iter, what=what, scan=scan)
 
 
 def find_roots_in_parts(
