@@ -131,6 +131,25 @@ def extreme_cases() -> list[Case]:
     return cases
 
 
+def irr_cases() -> list[Case]:
+    """IRR and XIRR on seeded monthly series whose rate grid is bisected on a side of r = 0, skipped or
+    walked (bounds from exact running and tail sums, in Python integers): the same roots in both."""
+    cases: list[Case] = []
+    for kind, low, high in (("conventional", 5.0, 150.0), ("irregular", -50.0, 150.0), ("random", -100.0, 100.0)):
+        rng = random.Random(kind)
+        flows = [-1000.0] + [rng.uniform(low, high) for _ in range(239)]
+        dates = [f"{2000 + i // 12:04d}-{i % 12 + 1:02d}-{1 + i % 28:02d}" for i in range(240)]
+        cases.append((f"irr {kind}", {"model": "irr", "inputs": {"flows": flows}}))
+        cases.append((f"xirr {kind}", {"model": "xirr", "inputs": {"flows": flows, "dates": dates}}))
+    cases.append(("irr never pays back", {"model": "irr", "inputs": {"flows": [-1000.0] + [2.0] * 359}}))
+    same_day = {
+        "flows": [-100.0, 60.0, -60.0, 130.0],
+        "dates": ["2020-01-01", "2021-06-30", "2021-06-30", "2022-01-01"],
+    }
+    cases.append(("xirr same-day flows", {"model": "xirr", "inputs": same_day}))
+    return cases
+
+
 # Inputs every random Ginzu request has (so analysis models can vary them around the base).
 _GINZU_FIELDS = (
     "initial_cost_of_capital",
@@ -268,7 +287,14 @@ def random_cases(module: ModuleType | None) -> list[Case]:
 
 def all_cases() -> list[Case]:
     golden = golden_cases()
-    return golden + golden_variants(golden) + boundary_cases() + extreme_cases() + random_cases(_random_cases())
+    return (
+        golden
+        + golden_variants(golden)
+        + boundary_cases()
+        + extreme_cases()
+        + irr_cases()
+        + random_cases(_random_cases())
+    )
 
 
 def _require_node_and_pyodide() -> str:
