@@ -574,3 +574,21 @@ def test_conventional_xirr_bisects_to_the_exact_scans_root(
 
     expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
     assert tv.xirr_all(flows, dates) == expected
+
+
+@pytest.mark.parametrize("text", ["2020-W01-1", "2020-W53-7", "２０２０-01-01", "+020-01-01", "2020/01/01", "20200101"])
+def test_only_calendar_dates_are_dates(text: str) -> None:
+    # Python 3.11's date.fromisoformat also reads week dates (2020-W01-1 is 2019-12-30): their text
+    # does not sort in date order, and an XIRR whose earliest date sorted after another used to loop
+    # for ever. Only YYYY-MM-DD is a date here, in every Python the engine runs on.
+    with pytest.raises(ValueError, match=r"must be an ISO date \(YYYY-MM-DD\)"):
+        tv.parse_date(text)
+    request = {"model": "xirr", "inputs": {"flows": [-100.0, 50.0, 70.0], "dates": [text, "2020-01-01", "2021-01-01"]}}
+    with pytest.raises(ValidationError, match=r"inputs.dates\[0\]: must be an ISO date \(YYYY-MM-DD\)"):
+        water_engine.run(request)
+
+
+def test_power_by_squaring_refuses_a_power_below_one() -> None:
+    assert tv._power_by_squaring(1.5, 5) == 1.5**5
+    with pytest.raises(ValueError, match="at least 1"):
+        tv._power_by_squaring(0.5, -2)

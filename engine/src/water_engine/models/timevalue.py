@@ -134,8 +134,15 @@ def _powers(base: float, exponents: Sequence[float]) -> list[float]:
 
 
 def parse_date(text: str) -> _dt.date:
-    """An ISO calendar date `YYYY-MM-DD` (raises ValueError otherwise)."""
-    if not isinstance(text, str) or len(text) != 10:
+    """An ISO calendar date `YYYY-MM-DD` (raises ValueError otherwise).
+
+    Only that form: `date.fromisoformat` also reads week dates such as 2020-W01-1 (Python 3.11 and
+    later), whose text does not sort in date order, and XIRR takes the earliest date as the text
+    that sorts first."""
+    if not isinstance(text, str) or len(text) != 10 or text[4] != "-" or text[7] != "-":
+        raise ValueError("must be an ISO date (YYYY-MM-DD)")
+    digits = text[:4] + text[5:7] + text[8:]
+    if not (digits.isascii() and digits.isdigit()):
         raise ValueError("must be an ISO date (YYYY-MM-DD)")
     try:
         return _dt.date.fromisoformat(text)
@@ -405,13 +412,13 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
     if len(kept) < len(flows):
         flows = [c for c, _ in kept]
         dates = [d for _, d in kept]
-    origin = min(dates)
-    times = year_fractions(dates, origin)
+    origin = parse_date(min(dates))
+    days = [day_count(origin, d) for d in dates]
+    times = [d / 365.0 for d in days]  # Actual/365, as `year_fractions`
 
     def f(r: float) -> float:
         return math.fsum(c / g for c, g in zip(flows, _powers(1.0 + r, times), strict=True))
 
-    days = [day_count(origin, d) for d in dates]
     scan = _xnpv_sign(flows, days, f)
     parts = _rate_grid_parts(rate_grid(lower, upper), _flows_by_day(flows, days))
     return find_roots_in_parts(f, parts, what="XNPV", scan=scan)
@@ -467,6 +474,8 @@ def _xnpv_sign(
 
 def _power_by_squaring(base: float, n: int) -> float:
     """base ** n for a whole n >= 1 in about 2 log2(n) multiplications."""
+    if n < 1:  # a negative n would never reach 0 below (-1 >> 1 == -1)
+        raise ValueError(f"the power must be a whole number of at least 1, not {n}")
     result, square = 1.0, base
     while n:
         if n & 1:
