@@ -431,13 +431,7 @@ def test_xirr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[floa
     start = dt.date(2001, 3, 15)
     offsets = [sum(gaps[:i]) for i in range(len(flows))]
     dates = [(start + dt.timedelta(days=d)).isoformat() for d in offsets]
-    times = tv.year_fractions(dates, min(dates))
-
-    def exact(r: float) -> float:
-        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
-
-    expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
-    assert tv.xirr_all(flows, dates) == expected
+    assert tv.xirr_all(flows, dates) == _exact_xirr_scan(flows, dates)
 
 
 @settings(max_examples=40, deadline=None)
@@ -454,7 +448,19 @@ def test_irr_scan_shortcut_finds_exactly_the_exact_scans_roots(flows: list[float
 
 
 def _exact_irr_scan(flows: list[float]) -> list[float]:
+    """Every root the whole default grid gives when scanned with `npv` itself."""
     return find_all_roots(lambda r: tv.npv(r, flows), -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="NPV")
+
+
+def _exact_xirr_scan(flows: list[float], dates: list[str]) -> list[float]:
+    """Every root the whole default grid gives when scanned with the exact XNPV (times from the
+    earliest date; the flows at that date must not all be zero)."""
+    times = tv.year_fractions(dates, min(dates))
+
+    def exact(r: float) -> float:
+        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
+
+    return find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
 
 
 @settings(max_examples=60, deadline=None)
@@ -543,15 +549,9 @@ def test_bounded_irr_does_not_walk_the_grid(monkeypatch: pytest.MonkeyPatch) -> 
 def test_xirr_bounds_its_roots_from_the_flows_in_date_order(
     flows: list[float], dates: list[str], bounds: tuple[int, int]
 ) -> None:
-    times = tv.year_fractions(dates, min(dates))
     days = [tv.day_count(min(dates), d) for d in dates]
     assert tv._sums_sign_changes(tv._flows_by_day(flows, days)) == bounds
-
-    def exact(r: float) -> float:
-        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
-
-    expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
-    assert tv.xirr_all(flows, dates) == expected
+    assert tv.xirr_all(flows, dates) == _exact_xirr_scan(flows, dates)
 
 
 @settings(max_examples=40, deadline=None)
@@ -567,13 +567,7 @@ def test_conventional_xirr_bisects_to_the_exact_scans_root(
     assume(tv.sign_changes(flows) == 1)
     start = dt.date(2010, 1, 31)
     dates = [(start + dt.timedelta(days=sum(gaps[:i]))).isoformat() for i in range(len(flows))]
-    times = tv.year_fractions(dates, min(dates))
-
-    def exact(r: float) -> float:
-        return math.fsum(c / g for c, g in zip(flows, tv._powers(1.0 + r, times), strict=True))
-
-    expected = find_all_roots(exact, -0.99, 100.0, points=tv.rate_grid(-0.99, 100.0), what="XNPV")
-    assert tv.xirr_all(flows, dates) == expected
+    assert tv.xirr_all(flows, dates) == _exact_xirr_scan(flows, dates)
 
 
 @pytest.mark.parametrize("text", ["2020-W01-1", "2020-W53-7", "２０２０-01-01", "+020-01-01", "2020/01/01", "20200101"])
