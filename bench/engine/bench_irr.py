@@ -5,8 +5,8 @@
 Cases: monthly flows of 120, 360 and 1,000 periods, as `irr` (periods) and `xirr` (the first of
 each month from 2000-01), seeded, after an outflow of 1,000:
   * random signs -- flows between -100 and 100: their tail sums change sign several times, so the
-    rates below 0 are scanned for every root (the running sums never do: the rates above 0 are
-    skipped, but at 1,000 periods, where they change sign three times and both sides are scanned);
+    rates below 0 are scanned for every root; their running sums never change sign at 120 and 360
+    periods (the rates above 0 are skipped) and three times at 1,000 (both sides are scanned);
   * irregular -- flows between -50 and 150: many sign changes, but the running sums change sign
     once and the tail sums never, so one root above 0, found by bisecting that side of the grid;
   * conventional -- inflows between 5 and 150: one sign change, bisected the same way.
