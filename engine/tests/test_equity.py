@@ -211,3 +211,13 @@ def test_errors() -> None:
         run("fcfe", {"cost_of_equity": 0.1, "stable_growth": 0.02})
     with pytest.raises(NoSolutionError, match="no cost of equity between"):
         run("implied_cost_of_equity", {"price": 1e9, "cash_flow": 1, "stable_growth": 0.02})
+
+
+def test_three_stage_schedule_matches_the_published_example() -> None:
+    # golden/ddm_three_stage_evolvingtech.json: the published dividends (four decimals) and PVs
+    # (three decimals) of the six explicit years, growth 20% x 3 then 16%, 12%, 8%.
+    request = json.loads((GOLDEN / "ddm_three_stage_evolvingtech.json").read_text())["request"]
+    schedule = water_engine.run(request)["schedule"]
+    assert [round(row["growth"], 4) for row in schedule] == [0.2, 0.2, 0.2, 0.16, 0.12, 0.08]
+    assert [round(row["cash_flow"], 4) for row in schedule] == [0.96, 1.152, 1.3824, 1.6036, 1.796, 1.9397]
+    assert [round(row["present_value"], 3) for row in schedule] == [0.857, 0.918, 0.984, 1.019, 1.019, 0.983]
