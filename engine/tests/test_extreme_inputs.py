@@ -187,7 +187,7 @@ def test_a_peer_multiple_beyond_the_float_range_is_excluded_with_a_reason() -> N
 
 EXTREMES: list[Any] = [
     0, 0.0, -1, 1e308, -1e308, 1e-308, 5e-324, 10**400, 0.999999, 1e9, -1e9, "x", None, True, [], {}, [0.0, 0.0],
-    [1e308, 1e308], [-1.0, 1.0, -1.0], 11, 10**6,
+    [1e308, 1e308], [-1.0, 1.0, -1.0], 11, 10**6, "2020-W01-1",
 ]  # fmt: skip
 
 
