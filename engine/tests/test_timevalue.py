@@ -586,3 +586,54 @@ def test_power_by_squaring_refuses_a_power_below_one() -> None:
     assert tv._power_by_squaring(1.5, 5) == 1.5**5
     with pytest.raises(ValueError, match="at least 1"):
         tv._power_by_squaring(0.5, -2)
+
+
+def _irr_out(request: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    out = water_engine.run(request)
+    return out["outputs"], out["warnings"]
+
+
+def test_irr_reports_the_most_roots_the_flows_allow() -> None:
+    # max_count: the smaller of Descartes' bound (sign changes) and Norstrom's (sign changes of the
+    # running sums plus those of the tail sums). Irregular flows that change sign 103 times but whose
+    # cumulative cash turns positive once have one IRR, provably: no warning.
+    irregular = [-1000.0] + [(-40.0 if i % 7 == 3 else 60.0) for i in range(359)]
+    outputs, warnings = _irr_out({"model": "irr", "inputs": {"flows": irregular}})
+    assert (outputs["sign_changes"], outputs["max_count"], outputs["count"]) == (103, 1, 1)
+    assert warnings == []
+    outputs, warnings = _irr_out({"model": "irr", "inputs": {"flows": [-100.0, 50.0, 70.0]}})
+    assert (outputs["sign_changes"], outputs["max_count"], warnings) == (1, 1, [])
+    # Two roots, 10% and 20% (Descartes 2, Norstrom 2 + 2): the range that holds only one says so.
+    outputs, warnings = _irr_out(
+        {"model": "irr", "inputs": {"flows": [-100, 230, -132]}, "conventions": {"upper": 0.15}}
+    )
+    assert (outputs["count"], outputs["max_count"]) == (1, 2)
+    assert warnings == [
+        "the cash flows change sign 2 times; one IRR was found between -99.00% and 15.00%, and the flows allow up to 2"
+    ]
+    # Flows that add up to zero: Descartes' bound alone.
+    outputs, _ = _irr_out({"model": "irr", "inputs": {"flows": [-100.0, 50.0, 50.0]}})
+    assert (outputs["irrs"], outputs["max_count"]) == ([0.0], 1)
+
+
+def test_xirr_counts_sign_changes_in_date_order() -> None:
+    # In list order the signs change once; by date (a late outlay after the inflow) twice, and there
+    # are indeed two XIRRs: the output and the warning count them by date.
+    request = {
+        "model": "xirr",
+        "inputs": {"flows": [-100.0, -10.0, 120.0], "dates": ["2020-01-01", "2029-01-01", "2023-01-01"]},
+    }
+    outputs, warnings = _irr_out(request)
+    assert (outputs["sign_changes"], outputs["max_count"], outputs["count"]) == (2, 2, 2)
+    assert warnings[0].startswith("the cash flows change sign 2 times and have 2 XIRRs")
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3).filter(lambda x: abs(x) > 1e-3), min_size=2, max_size=30))
+def test_irr_count_never_exceeds_max_count(flows: list[float]) -> None:
+    assume(tv.sign_changes(flows) > 0)
+    try:
+        outputs = water_engine.run({"model": "irr", "inputs": {"flows": flows}})["outputs"]
+    except NoSolutionError:
+        return  # no root between -99% and 10,000%: nothing to count
+    assert 1 <= outputs["count"] <= outputs["max_count"] <= outputs["sign_changes"]

@@ -711,8 +711,13 @@ class IrrConventions:
         return [FieldError("upper", f"must be above lower ({_pct(self.lower)})")] if self.upper <= self.lower else []
 
 
-def _irr_result(roots: list[float], flows: Sequence[float], label: str, lower: float, upper: float) -> Result:
-    changes = sign_changes(flows)
+def _irr_result(
+    roots: list[float], flows: Sequence[float], coefficients: Sequence[float], label: str, lower: float, upper: float
+) -> Result:
+    """The outputs and warnings of `irr` / `xirr`. `coefficients` are NPV's by power of 1/(1+r): the
+    flows (IRR), or the flows in date order with each day's added up (XIRR)."""
+    changes = sign_changes(coefficients)
+    most = _most_roots(coefficients)
     warnings: list[str] = []
     if not roots:
         message = _no_irr_message(flows, lower, upper)
@@ -725,9 +730,12 @@ def _irr_result(roots: list[float], flows: Sequence[float], label: str, lower: f
             f"the cash flows change sign {changes} times and have {len(roots)} {label}s ({listed}); "
             f"no single {label} is meaningful, use NPV at the cost of capital instead"
         )
-    elif changes > 1:
+    elif most > 1:
+        # Another root may lie outside the range, or between two grid rates where NPV only touches
+        # zero; when the bound is one (however often the flows change sign), none can.
         warnings.append(
-            f"the cash flows change sign {changes} times; one {label} was found {_range_text(lower, upper)}"
+            f"the cash flows change sign {changes} times; one {label} was found {_range_text(lower, upper)}, "
+            f"and the flows allow up to {most}"
         )
     outputs = {
         label.lower(): roots[0] if len(roots) == 1 else None,
@@ -735,8 +743,19 @@ def _irr_result(roots: list[float], flows: Sequence[float], label: str, lower: f
         "count": len(roots),
         "unique": len(roots) == 1,
         "sign_changes": changes,
+        "max_count": most,
     }
     return Result(outputs, None, warnings)
+
+
+def _most_roots(coefficients: Sequence[float]) -> int:
+    """The most roots above r = -1 that NPV with these coefficients (in order of their power of
+    1/(1+r)) can have: the smaller of Descartes' bound, the coefficients' sign changes, and
+    Norstrom's, the sign changes of their running sums plus those of their tail sums (see
+    `_rate_grid_parts`; only Descartes' when they add up to zero)."""
+    descartes = sign_changes(coefficients)
+    sums = _sums_sign_changes(coefficients)
+    return descartes if sums is None else min(descartes, sums[0] + sums[1])
 
 
 @register_model("irr", inputs=IrrInputs, conventions=IrrConventions, summary="Every internal rate of return")
@@ -755,7 +774,7 @@ def _irr_model(inputs: IrrInputs, conv: IrrConventions) -> Result:
     Source: Brealey, Myers & Allen, ch. 5 (multiple rates of return); numpy-financial `irr`.
     """
     roots = irr_all(inputs.flows, conv.lower, conv.upper)
-    return _irr_result(roots, inputs.flows, "IRR", conv.lower, conv.upper)
+    return _irr_result(roots, inputs.flows, inputs.flows, "IRR", conv.lower, conv.upper)
 
 
 def _dated_errors(flows: Sequence[float], dates: Sequence[str]) -> list[FieldError]:
@@ -827,7 +846,9 @@ def _xirr_model(inputs: XirrInputs, conv: IrrConventions) -> Result:
     Source: Microsoft Excel XIRR function.
     """
     roots = xirr_all(inputs.flows, inputs.dates, conv.lower, conv.upper)
-    return _irr_result(roots, inputs.flows, "XIRR", conv.lower, conv.upper)
+    origin = parse_date(min(inputs.dates))
+    by_day = _flows_by_day(inputs.flows, [day_count(origin, d) for d in inputs.dates])
+    return _irr_result(roots, inputs.flows, by_day, "XIRR", conv.lower, conv.upper)
 
 
 @dataclass(frozen=True)
