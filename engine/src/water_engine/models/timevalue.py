@@ -766,8 +766,9 @@ def _irr_model(inputs: IrrInputs, conv: IrrConventions) -> Result:
     r = 0 is walked only when the flows' running sums (above 0) or tail sums (below) change sign
     more than once (Norstrom, 1972); at most one root there is found by bisecting the grid.
     When the flows change sign more than once there may be several IRRs: all are reported
-    (`irrs`), `irr` is null unless exactly one exists, and a warning says so. Two roots closer
-    than the grid step (0.1 percentage point below 100%) can be missed.
+    (`irrs`), `irr` is null unless exactly one exists, and a warning says so. `max_count` is the
+    most the flows allow (`_most_roots`); one root found where more are possible is a warning too.
+    Two roots closer than the grid step (0.1 percentage point below 100%) can be missed.
     No IRR: all-zero flows are a ValidationError on `inputs.flows` (every rate is a root);
     flows that never change sign (including a single non-zero flow) and flows whose NPV does
     not cross zero in the range raise NoSolutionError. Leading zero flows do not change the roots.
