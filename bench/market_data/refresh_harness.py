@@ -17,8 +17,8 @@ For a count that does not depend on the machine's speed, run it under callgrind 
 
 Another checkout's backend is measured with PYTHONPATH=<checkout>/backend/src. PostgreSQL:
 WATER_BENCH_PG (default postgresql://postgres@127.0.0.1:5432), database water_bench_harness
-(dropped and made again); Redis: WATER_BENCH_HARNESS_REDIS (default redis://127.0.0.1:6379/8,
-flushed).
+(made afresh, and dropped at the end); Redis: WATER_BENCH_HARNESS_REDIS (default
+redis://127.0.0.1:6379/8, flushed before and after).
 """
 
 from __future__ import annotations
@@ -51,6 +51,19 @@ def configure(fake_url: str) -> None:
         admin.execute(f"CREATE DATABASE {DB}")
     water = Path(sys.executable).parent / "water"
     subprocess.run([str(water), "migrate"], check=True, capture_output=True)
+    redis.Redis.from_url(REDIS).flushdb()
+
+
+def clean_up() -> None:
+    """Drop the harness's database and empty its Redis database, so nothing is left behind."""
+    import psycopg
+    import redis
+
+    from water.db.session import get_engine
+
+    get_engine().dispose()  # close the pooled connections before the database goes
+    with psycopg.connect(f"{PG}/postgres", autocommit=True) as admin:
+        admin.execute(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
     redis.Redis.from_url(REDIS).flushdb()
 
 
@@ -106,6 +119,7 @@ def main() -> None:
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     finally:
         fake.kill()
+        clean_up()
     failed = [o for o in outcomes if o != "succeeded"]
     if failed:
         sys.exit(f"{len(failed)} jobs did not succeed: {failed[:3]}")
