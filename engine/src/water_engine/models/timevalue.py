@@ -405,9 +405,17 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
     Zero flows are dropped and times are measured from the earliest non-zero flow (the same roots:
     this only scales XNPV by a positive factor), so no term can underflow or overflow into a false root.
     """
+    return _xirr_search(flows, dates, lower, upper)[0]
+
+
+def _xirr_search(
+    flows: Sequence[float], dates: Sequence[str], lower: float, upper: float
+) -> tuple[list[float], list[float]]:
+    """(`xirr_all`'s roots, the non-zero flows by day: XNPV's coefficients in date order, which
+    bound its roots); the coefficients are [] when the flows never change sign (no roots)."""
     _check_not_all_zero(flows, "XIRR")
     if sign_changes(flows) == 0:
-        return []
+        return [], []
     kept = [(c, d) for c, d in zip(flows, dates, strict=True) if c != 0.0]
     if len(kept) < len(flows):
         flows = [c for c, _ in kept]
@@ -420,8 +428,9 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
         return math.fsum(c / g for c, g in zip(flows, _powers(1.0 + r, times), strict=True))
 
     scan = _xnpv_sign(flows, days, f)
-    parts = _rate_grid_parts(rate_grid(lower, upper), _flows_by_day(flows, days))
-    return find_roots_in_parts(f, parts, what="XNPV", scan=scan)
+    by_day = _flows_by_day(flows, days)
+    parts = _rate_grid_parts(rate_grid(lower, upper), by_day)
+    return find_roots_in_parts(f, parts, what="XNPV", scan=scan), by_day
 
 
 def _flows_by_day(flows: Sequence[float], days: Sequence[int]) -> list[float]:
@@ -715,15 +724,15 @@ def _irr_result(
     roots: list[float], flows: Sequence[float], coefficients: Sequence[float], label: str, lower: float, upper: float
 ) -> Result:
     """The outputs and warnings of `irr` / `xirr`. `coefficients` are NPV's by power of 1/(1+r): the
-    flows (IRR), or the flows in date order with each day's added up (XIRR)."""
-    changes = sign_changes(coefficients)
-    most = _most_roots(coefficients)
-    warnings: list[str] = []
+    flows (IRR), or the non-zero flows in date order with each day's added up (XIRR)."""
     if not roots:
         message = _no_irr_message(flows, lower, upper)
         if label == "XIRR":
             message = message.replace("IRR", "XIRR").replace("NPV", "XNPV")
         raise NoSolutionError(message)
+    changes = sign_changes(coefficients)
+    most = _most_roots(coefficients)
+    warnings: list[str] = []
     if len(roots) > 1:
         listed = ", ".join(f"{r:.4%}" for r in roots)
         warnings.append(
@@ -846,9 +855,7 @@ def _xirr_model(inputs: XirrInputs, conv: IrrConventions) -> Result:
 
     Source: Microsoft Excel XIRR function.
     """
-    roots = xirr_all(inputs.flows, inputs.dates, conv.lower, conv.upper)
-    origin = parse_date(min(inputs.dates))
-    by_day = _flows_by_day(inputs.flows, [day_count(origin, d) for d in inputs.dates])
+    roots, by_day = _xirr_search(inputs.flows, inputs.dates, conv.lower, conv.upper)
     return _irr_result(roots, inputs.flows, by_day, "XIRR", conv.lower, conv.upper)
 
 
