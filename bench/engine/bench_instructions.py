@@ -1,6 +1,6 @@
 """Instructions per call of `water_engine.run()` and of its parts, counted by callgrind.
 
-    .venv/bin/python bench/engine/bench_instructions.py [--calls 2000]
+    .venv/bin/python bench/engine/bench_instructions.py [--calls 2000] [--case ginzu] [--part run]
 
 Wall-clock medians on a shared 2-core machine move by 20% from run to run; instruction counts
 do not (the same binary and inputs give the same count, whatever else the machine is doing).
@@ -100,6 +100,8 @@ def per_call(case: str, part: str, calls: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--case", choices=sorted(CASES), action="append", help="only this case (repeatable)")
+    parser.add_argument("--part", choices=PARTS, action="append", help="only this part (repeatable)")
     parser.add_argument("--child", nargs=3, metavar=("CASE", "PART", "CALLS"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -109,13 +111,19 @@ def main() -> None:
     if shutil.which("valgrind") is None:
         sys.exit("valgrind is not installed: apt-get install -y valgrind")
     print(f"Instructions per call (callgrind, {args.calls} calls after {WARMUP} of warm-up):\n")
-    print("| Case | " + " | ".join(PARTS) + " | run − (parse + model + schedule) |")
-    print("|---|" + "---:|" * (len(PARTS) + 1))
-    for case in CASES:
-        counts = {part: per_call(case, part, args.calls) for part in PARTS}
-        rest = counts["run"] - counts["parse"] - counts["model"] - counts["schedule"]
-        cells = " | ".join(f"{counts[part]:,.0f}" for part in PARTS)
-        print(f"| `{case}` | {cells} | {rest:,.0f} |")
+    parts = args.part or PARTS
+    whole = set(parts) == set(PARTS)
+    print("| Case | " + " | ".join(parts) + (" | run − (parse + model + schedule) |" if whole else " |"))
+    print("|---|" + "---:|" * (len(parts) + whole))
+    for case in args.case or CASES:
+        counts = {part: per_call(case, part, args.calls) for part in parts}
+        cells = " | ".join(f"{counts[part]:,.0f}" for part in parts)
+        if whole:
+            rest = counts["run"] - counts["parse"] - counts["model"] - counts["schedule"]
+            cells += f" | {rest:,.0f}"
+        print(f"| `{case}` | {cells} |", flush=True)
+    if args.case or args.part:
+        return
     try:
         ftk = f"{per_call('financetoolkit', 'run', args.calls // 4):,.0f}"
     except subprocess.CalledProcessError:

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import math
 import sys
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -281,3 +282,32 @@ def test_ginzu_schedule_rows_match_the_generic_builder() -> None:
         generic, _ = _table_rows(dataclasses.replace(table, build_rows=None))
         assert [list(row.items()) for row in fast] == [list(row.items()) for row in generic]
         assert list(fast[0]) == list(table.keys)
+        assert all(type(row) is dict for row in fast)
+        # `numbers` (what run() sums to check finiteness) holds every number of the columns.
+        summed = set(chain.from_iterable(table.numbers or ()))
+        for key, column in zip(table.keys, table.columns, strict=True):
+            if key not in table.text_columns:
+                assert summed.issuperset(value for value in column if value is not None), (seed, key)
+
+
+def test_ginzu_without_invested_capital_checks_its_columns() -> None:
+    """With zero invested capital ROIC is None: `numbers` then holds None and run() checks the
+    columns instead, and still answers."""
+    inputs = {**_SMALL_FIRM, "book_equity": 500.0, "book_debt": 0.0, "cash": 500.0}
+    out = water_engine.run({"model": "fcff_ginzu", "inputs": inputs})
+    assert out["outputs"]["invested_capital_base"] == 0.0
+    assert out["schedule"][0]["roic"] is None
+    assert out["schedule"][1]["invested_capital"] > 0
+
+
+_SMALL_FIRM = {
+    "revenues": 1000.0,
+    "ebit": 100.0,
+    "shares_outstanding": 10.0,
+    "effective_tax_rate": 0.2,
+    "marginal_tax_rate": 0.25,
+    "growth_year_1": 0.05,
+    "sales_to_capital_years_1_5": 2.0,
+    "riskfree_rate": 0.04,
+    "initial_cost_of_capital": 0.09,
+}

@@ -22,6 +22,7 @@ class Given:
     outputs: dict[str, Any]
     columns: dict[str, list[Any]] | None = None
     text: list[str] | None = None
+    numbers: list[list[Any]] | None = None
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,15 +32,21 @@ def echo_model() -> Iterator[None]:
         schedule = None
         if inputs.columns is not None:
             keys = tuple(inputs.columns)
-            schedule = Table(keys, tuple(inputs.columns.values()), text_columns=frozenset(inputs.text or ()))
+            numbers = None if inputs.numbers is None else tuple(inputs.numbers)
+            schedule = Table(keys, tuple(inputs.columns.values()), None, frozenset(inputs.text or ()), numbers)
         return Result(outputs=dict(inputs.outputs), schedule=schedule)
 
     yield
     del MODELS["test_echo"]
 
 
-def echo(outputs: dict[str, Any], columns: dict[str, list[Any]] | None = None, text: list[str] | None = None) -> Any:
-    inputs: dict[str, Any] = {"outputs": outputs, "columns": columns, "text": text}
+def echo(
+    outputs: dict[str, Any],
+    columns: dict[str, list[Any]] | None = None,
+    text: list[str] | None = None,
+    numbers: list[list[Any]] | None = None,
+) -> Any:
+    inputs: dict[str, Any] = {"outputs": outputs, "columns": columns, "text": text, "numbers": numbers}
     return water_engine.run({"model": "test_echo", "inputs": inputs})
 
 
@@ -81,6 +88,22 @@ def test_non_finite_schedule_value_refused(bad: float) -> None:
         echo({"a": 1.0}, {"label": [bad, "x"]}, ["label"])
     with pytest.raises(EngineError, match=r"schedule\[1\]\.mixed"):
         echo({"a": 1.0}, {"mixed": ["x", bad]})
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf])
+def test_a_table_s_plain_numbers_are_checked(bad: float) -> None:
+    # A model may hand over its numbers without the columns' None entries, for one unfiltered sum.
+    columns = {"year": [1, 2], "v": [None, 0.5]}
+    assert echo({"a": 1.0}, columns, numbers=[[1, 2], [0.5]])["schedule"][1] == {"year": 2, "v": 0.5}
+    with pytest.raises(EngineError, match=r"schedule\[1\]\.v"):
+        echo({"a": 1.0}, {"year": [1, 2], "v": [None, bad]}, numbers=[[1, 2], [bad]])
+
+
+def test_plain_numbers_holding_none_fall_back_to_the_columns() -> None:
+    out = echo({"a": 1.0}, {"v": [None, 0.5]}, numbers=[[None, 0.5]])
+    assert out["schedule"] == [{"v": None}, {"v": 0.5}]
+    with pytest.raises(EngineError, match=r"schedule\[1\]\.v"):
+        echo({"a": 1.0}, {"v": [None, math.nan]}, numbers=[[None, math.nan]])
 
 
 def test_columns_of_unequal_length_refused() -> None:

@@ -459,13 +459,15 @@ class _DataclassPlan:
     def convert(self, data: Any) -> Any:
         if not self.ready:
             self._compile()
-        names = self.names
-        if type(data) is not dict or not self.usable or not names.issuperset(data) or not data.keys() >= self.required:
+        if type(data) is not dict or not self.usable or not data.keys() >= self.required:
             return _BAIL
         values = self.template.copy()
         plan = self.fields
         for name, raw in data.items():
-            plain_float, convert, low, high = plan[name]
+            field = plan.get(name)
+            if field is None:
+                return _BAIL  # an unknown field: `_convert` names it
+            plain_float, convert, low, high = field
             if plain_float and type(raw) is float and low <= raw <= high:
                 values[name] = raw  # the common case: a finite float within its bounds
                 continue
