@@ -168,23 +168,39 @@ def _json_ready(value: Any) -> bool:
     return False
 
 
+def _flat_json_ready(value: dict[str, Any]) -> bool:
+    """`_json_ready` for the common shape of outputs, a flat dict of numbers, in a few C calls.
+
+    `sum` adds ints, floats and bools and refuses anything else the engine makes (it has no other
+    number types: no Fraction, no Decimal), so a float total means every value is a JSON number,
+    and a finite total that none is NaN or infinite; `str.join` refuses a key that is not text.
+    Outputs holding None or text are checked type by type instead.
+    False means "not shown here" (nested values, or a total that is not finite): the caller then
+    runs `_json_ready`, which decides.
+    """
+    try:
+        total = sum(value.values(), 0.0)
+        "".join(value)
+    except TypeError:  # None or text among the values (or containers, or a key that is not text)
+        return _flat_json_ready_by_type(value)
+    except OverflowError:  # an int too large for a float: valid JSON, left to `_json_ready`
+        return False
+    return type(total) is float and total - total == 0.0
+
+
 _SCALAR_TYPES = frozenset({float, int, bool, type(None)})
 _STR = frozenset({str})
 _TEXT_TYPES = frozenset({str, type(None)})
 
 
-def _flat_json_ready(value: dict[str, Any]) -> bool:
-    """`_json_ready` for the common shape of outputs, a flat dict of numbers, in a few C calls.
-
-    False means "not shown here" (nested values, text, or a total that is not finite): the caller
-    then runs `_json_ready`, which decides.
-    """
+def _flat_json_ready_by_type(value: dict[str, Any]) -> bool:
+    """`_flat_json_ready` for outputs that may hold None: the types, then the numbers' sum."""
     values = value.values()
     if not (_SCALAR_TYPES.issuperset(map(type, values)) and _STR.issuperset(map(type, value))):
         return False
     try:
         total = sum(filter(None, values), 0.0)
-    except OverflowError:  # an int too large for a float: valid JSON, left to `_json_ready`
+    except OverflowError:
         return False
     return total - total == 0.0
 

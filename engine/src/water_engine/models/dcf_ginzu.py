@@ -527,7 +527,7 @@ def operate(op: OpParams) -> Operating:
     """
     r0, e0, g1, g25, gs, m1, target, conv, tax_eff, tax_term, s1, s2, lag, nol0 = op
     # growth
-    step = (g25 - gs) / 5
+    step = (g25 - gs) / 5.0
     g = [
         0.0,
         g1,
@@ -535,18 +535,18 @@ def operate(op: OpParams) -> Operating:
         g25,
         g25,
         g25,
-        g25 - step * 1,
-        g25 - step * 2,
-        g25 - step * 3,
-        g25 - step * 4,
-        g25 - step * 5,
+        g25 - step * 1.0,
+        g25 - step * 2.0,
+        g25 - step * 3.0,
+        g25 - step * 4.0,
+        g25 - step * 5.0,
         gs,
     ]
     # revenues
     rev = [r0] * 12
     x = r0
     for t in range(1, 12):
-        x = x * (1 + g[t])
+        x = x * (1.0 + g[t])
         rev[t] = x
     # margins
     m = [e0 / r0, m1] + [0.0] * 10
@@ -556,7 +556,7 @@ def operate(op: OpParams) -> Operating:
     m[11] = m[10]
     ebit = [e0] + [m[t] * rev[t] for t in range(1, 12)]
     # tax rates
-    dtax = (tax_term - tax_eff) / 5
+    dtax = (tax_term - tax_eff) / 5.0
     tax = [tax_eff] * 12
     y = tax_eff
     for t in range(6, 11):
@@ -564,12 +564,12 @@ def operate(op: OpParams) -> Operating:
         tax[t] = y
     tax[11] = tax_term
     # after-tax operating income with the NOL
-    eat = [e0 * (1 - tax_eff) if e0 > 0 else e0] + [0.0] * 11
+    eat = [e0 * (1.0 - tax_eff) if e0 > 0.0 else e0] + [0.0] * 11
     nol = [nol0] + [0.0] * 11
     prev = nol0
     for t in range(1, 11):
         e = ebit[t]
-        if e > 0:
+        if e > 0.0:
             if e < prev:
                 eat[t] = e
                 prev = prev - e
@@ -578,11 +578,11 @@ def operate(op: OpParams) -> Operating:
                 prev = 0.0
         else:
             eat[t] = e
-            prev = prev - e if e < 0 else prev
+            prev = prev - e if e < 0.0 else prev
         nol[t] = prev
     e = ebit[11]
-    nol[11] = prev - e if (e < 0 or prev > e) else 0.0
-    eat[11] = e * (1 - tax_term)
+    nol[11] = prev - e if (e < 0.0 or prev > e) else 0.0
+    eat[11] = e * (1.0 - tax_term)
     # reinvestment
     re = [0.0] * 12
     if lag == 0:
@@ -597,7 +597,7 @@ def operate(op: OpParams) -> Operating:
         for t in range(1, 9):
             re[t] = (rev[t + 3] - rev[t + 2]) / (s1 if t <= 5 else s2)
         re[9] = rev[11] * gs / s2
-        re[10] = re[9] * (1 + gs)
+        re[10] = re[9] * (1.0 + gs)
     else:
         for t in range(1, 11):
             re[t] = (rev[t + 1] - rev[t]) / (s1 if t <= 5 else s2)
@@ -616,15 +616,15 @@ def _valuation(
     """`valuation`, and the cost of capital, discount factor and PV of FCFF of years 1-10."""
     r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _price = val
     eat, re, fcff = ops[5], ops[6], ops[7]
-    step = (r0 - rs) / 5
+    step = (r0 - rs) / 5.0
     r10 = r0 - step - step - step - step - step
     roc = r10 if roc_in == -1.0 else roc_in
     eat11 = eat[11]
-    re11 = (gs / roc) * eat11 if gs > 0 else 0.0
+    re11 = (gs / roc) * eat11 if gs > 0.0 else 0.0
     re[11] = re11
     fcff11 = eat11 - re11
     fcff[11] = fcff11
-    inv0 = 1 / (1 + r0)
+    inv0 = 1.0 / (1.0 + r0)
     df = 1.0
     pv_sum = 0.0
     rate = r0
@@ -635,11 +635,11 @@ def _valuation(
     for t in range(1, 11):
         if t > 5:
             rate = rate - step
-            inv = 1 / (1 + rate)
+            inv = 1.0 / (1.0 + rate)
         df = inv if t == 1 else df * inv
         pv = fcff[t] * df
         if mid:
-            pv = pv * math.sqrt(1 + rate)
+            pv = pv * math.sqrt(1.0 + rate)
         pv_sum += pv
         rates.append(rate)
         factors.append(df)
@@ -647,10 +647,10 @@ def _valuation(
     tv = fcff11 / (rs - gs)
     pv_tv = tv * df
     if mid:
-        pv_tv = pv_tv * math.sqrt(1 + rs)
+        pv_tv = pv_tv * math.sqrt(1.0 + rs)
     total = pv_tv + pv_sum
     proceeds = book_capital * fraction if book else total * fraction
-    operating = total * (1 - p) + proceeds * p
+    operating = total * (1.0 - p) + proceeds * p
     equity = operating - debt - minority - preferred + cash + nonop
     common = equity - options
     per_share = common / shares
@@ -686,15 +686,15 @@ def per_share(prepared: Prepared, ops: Operating) -> float:
         prepared.val
     )
     eat, fcff = ops[5], ops[7]
-    step = (r0 - rs) / 5
+    step = (r0 - rs) / 5.0
     roc = r0 - step - step - step - step - step if roc_in == -1.0 else roc_in
     eat11 = eat[11]
-    fcff11 = eat11 - ((gs / roc) * eat11 if gs > 0 else 0.0)
-    inv = 1 / (1 + r0)
+    fcff11 = eat11 - ((gs / roc) * eat11 if gs > 0.0 else 0.0)
+    inv = 1.0 / (1.0 + r0)
     df = inv
     pv_sum = fcff[1] * df
     if mid:
-        half = math.sqrt(1 + r0)
+        half = math.sqrt(1.0 + r0)
         pv_sum = pv_sum * half
         for t in range(2, 6):
             df = df * inv
@@ -702,9 +702,9 @@ def per_share(prepared: Prepared, ops: Operating) -> float:
         rate = r0
         for t in range(6, 11):
             rate = rate - step
-            df = df * (1 / (1 + rate))
-            pv_sum += fcff[t] * df * math.sqrt(1 + rate)
-        pv_tv = fcff11 / (rs - gs) * df * math.sqrt(1 + rs)
+            df = df * (1.0 / (1.0 + rate))
+            pv_sum += fcff[t] * df * math.sqrt(1.0 + rate)
+        pv_tv = fcff11 / (rs - gs) * df * math.sqrt(1.0 + rs)
     else:
         for t in range(2, 6):
             df = df * inv
@@ -712,12 +712,12 @@ def per_share(prepared: Prepared, ops: Operating) -> float:
         rate = r0
         for t in range(6, 11):
             rate = rate - step
-            df = df * (1 / (1 + rate))
+            df = df * (1.0 / (1.0 + rate))
             pv_sum += fcff[t] * df
         pv_tv = fcff11 / (rs - gs) * df
     total = pv_tv + pv_sum
     proceeds = prepared.info["book_capital"] * fraction if book else total * fraction
-    operating = total * (1 - p) + proceeds * p
+    operating = total * (1.0 - p) + proceeds * p
     return (operating - debt - minority - preferred + cash + nonop - options) / shares
 
 
@@ -728,8 +728,8 @@ def discounting(r0: float, rs: float, mid: bool) -> Discounting:
     """What `per_share` computes from (r0, r_stable, mid_year) alone, by the same operations:
     the default stable return on capital (the year-10 rate), DF_1..DF_10 and, mid-year, the
     factors each year's PV is multiplied by (sqrt(1 + r_t); the last is sqrt(1 + r_stable))."""
-    step = (r0 - rs) / 5
-    inv = 1 / (1 + r0)
+    step = (r0 - rs) / 5.0
+    inv = 1.0 / (1.0 + r0)
     df = inv
     dfs = [df]
     for _ in range(2, 6):
@@ -739,13 +739,13 @@ def discounting(r0: float, rs: float, mid: bool) -> Discounting:
     rates = [rate] * 5
     for _ in range(6, 11):
         rate = rate - step
-        df = df * (1 / (1 + rate))
+        df = df * (1.0 / (1.0 + rate))
         dfs.append(df)
         rates.append(rate)
     muls: tuple[float, ...] = ()
     if mid:
-        half = math.sqrt(1 + r0)
-        muls = (half, half, half, half, half, *(math.sqrt(1 + r) for r in rates[5:]), math.sqrt(1 + rs))
+        half = math.sqrt(1.0 + r0)
+        muls = (half, half, half, half, half, *(math.sqrt(1.0 + r) for r in rates[5:]), math.sqrt(1.0 + rs))
     return r0 - step - step - step - step - step, tuple(dfs), muls
 
 
@@ -764,7 +764,7 @@ def per_share_of(val: ValParams, book_capital: float, ops: Operating, disc: Disc
     eat, fcff = ops[5], ops[7]
     roc = r10 if roc_in == -1.0 else roc_in
     eat11 = eat[11]
-    fcff11 = eat11 - ((gs / roc) * eat11 if gs > 0 else 0.0)
+    fcff11 = eat11 - ((gs / roc) * eat11 if gs > 0.0 else 0.0)
     if mid:
         pv_sum = fcff[1] * dfs[0] * muls[0]
         for t in range(2, 11):
@@ -777,7 +777,7 @@ def per_share_of(val: ValParams, book_capital: float, ops: Operating, disc: Disc
         pv_tv = fcff11 / (rs - gs) * dfs[9]
     total = pv_tv + pv_sum
     proceeds = book_capital * fraction if book else total * fraction
-    operating = total * (1 - p) + proceeds * p
+    operating = total * (1.0 - p) + proceeds * p
     return (operating - debt - minority - preferred + cash + nonop - options) / shares
 
 
@@ -921,9 +921,9 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
     # Invested capital at the end of each year, and the return on the capital at its start.
     invested = prepared.info["invested_capital"]
     capital = [invested]
-    roic: list[float | None] = [eat[0] / invested if invested != 0 else None]
+    roic: list[float | None] = [eat[0] / invested if invested != 0.0 else None]
     for t in range(1, 11):
-        roic.append(eat[t] / invested if invested != 0 else None)
+        roic.append(eat[t] / invested if invested != 0.0 else None)
         invested = invested + re[t]
         capital.append(invested)
     roic.append(out["stable_return_on_capital"])
