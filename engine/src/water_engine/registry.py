@@ -34,7 +34,8 @@ class Table:
     columns: tuple[Sequence[Any], ...]
     # Optional: builds the rows from the columns, the same dicts (keys in `keys` order) as the
     # generic builder. A model with a fixed schedule can spell its row as a dict display, which
-    # CPython builds about twice as fast as dict(zip(keys, values)).
+    # CPython builds about twice as fast as dict(zip(keys, values)). It must zip the columns with
+    # strict=True: the equal-length check is then its own.
     build_rows: Callable[[tuple[Sequence[Any], ...]], list[dict[str, Any]]] | None = None
     # Keys of the columns that hold text (str or None): checked by type, so that the one `sum`
     # over every other column is not refused.
@@ -207,17 +208,20 @@ def _flat_json_ready_by_type(value: dict[str, Any]) -> bool:
 
 def _table_rows(table: Table) -> tuple[list[dict[str, Any]], bool]:
     """(the table's rows, True when every value is a JSON scalar and every float is finite)."""
-    keys, columns = table.keys, table.columns
-    if len(keys) != len(columns) or len(set(map(len, columns))) > 1:
-        raise EngineError(f"a schedule table needs {len(keys)} columns of equal length")
-    text = table.text_columns
-    numeric = [column for key, column in zip(keys, columns, strict=True) if key not in text] if text else columns
-    ready = (_plain_numbers_finite(table.numbers) or _numbers_finite(numeric)) and all(
-        _is_text(columns[keys.index(key)]) for key in text
-    )
+    keys, columns, text = table.keys, table.columns, table.text_columns
     if table.build_rows is not None:
-        return table.build_rows(columns), ready
-    return list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True)))), ready
+        rows = table.build_rows(columns)  # a model's builder zips its columns strictly
+    elif len(keys) != len(columns) or len(set(map(len, columns))) > 1:
+        raise EngineError(f"a schedule table needs {len(keys)} columns of equal length")
+    else:
+        rows = list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+    for key in text:
+        if not _is_text(columns[keys.index(key)]):
+            return rows, False
+    if _plain_numbers_finite(table.numbers):
+        return rows, True
+    numeric = [column for key, column in zip(keys, columns, strict=True) if key not in text] if text else columns
+    return rows, _plain_numbers_finite(numeric) or _numbers_finite(numeric)
 
 
 def _is_text(column: Sequence[Any]) -> bool:

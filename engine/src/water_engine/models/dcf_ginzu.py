@@ -83,6 +83,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from operator import mul, sub
 from typing import Any, Literal, NamedTuple
 
 from ..errors import FieldError, ValidationError
@@ -549,12 +550,13 @@ def operate(op: OpParams) -> Operating:
         x = x * (1.0 + g[t])
         rev[t] = x
     # margins
-    m = [e0 / r0, m1] + [0.0] * 10
+    m = [e0 / r0, m1] + [target] * 10  # the target from the year after convergence on
     slope = (target - m1) / conv
-    for t in range(2, 11):
-        m[t] = target if t > conv else target - slope * (conv - t)
+    for t in range(2, min(conv, 10) + 1):
+        m[t] = target - slope * (conv - t)
     m[11] = m[10]
-    ebit = [e0] + [m[t] * rev[t] for t in range(1, 12)]
+    ebit = list(map(mul, m, rev))  # EBIT_t = margin_t * R_t (year 0's product is replaced below)
+    ebit[0] = e0
     # tax rates
     dtax = (tax_term - tax_eff) / 5.0
     tax = [tax_eff] * 12
@@ -601,19 +603,39 @@ def operate(op: OpParams) -> Operating:
     else:
         for t in range(1, 11):
             re[t] = (rev[t + 1] - rev[t]) / (s1 if t <= 5 else s2)
-    fcff = [0.0] + [eat[t] - re[t] for t in range(1, 11)] + [0.0]
+    fcff = list(map(sub, eat, re))  # FCFF_t = EBIT(1-t)_t - reinvestment_t for years 1-10
+    fcff[0] = fcff[11] = 0.0  # year 11's is set by the valuation, with its reinvestment
     return g, rev, m, ebit, tax, eat, re, fcff, nol
+
+
+# What `_valuation` computes, in the order of its first result.
+VALUATION_KEYS = (
+    "terminal_cash_flow",
+    "terminal_reinvestment",
+    "stable_return_on_capital",
+    "terminal_value",
+    "pv_terminal_value",
+    "pv_cash_flows",
+    "sum_of_pv",
+    "distress_proceeds",
+    "value_of_operating_assets",
+    "value_of_equity",
+    "value_of_common_equity",
+    "value_per_share",
+    "discount_factor_year_10",
+)
 
 
 def valuation(val: ValParams, ops: Operating, book_capital: float = 0.0) -> dict[str, float]:
     """Stage 2: cost of capital path, discounting, terminal value, failure and the equity bridge."""
-    return _valuation(val, ops, book_capital)[0]
+    return dict(zip(VALUATION_KEYS, _valuation(val, ops, book_capital)[0], strict=True))
 
 
 def _valuation(
     val: ValParams, ops: Operating, book_capital: float
-) -> tuple[dict[str, float], list[float], list[float], list[float]]:
-    """`valuation`, and the cost of capital, discount factor and PV of FCFF of years 1-10."""
+) -> tuple[tuple[float, ...], list[float], list[float], list[float]]:
+    """`valuation`'s values (in VALUATION_KEYS order, a tuple: the model reads them without a dict
+    lookup each), and the cost of capital, discount factor and PV of FCFF of years 1-10."""
     r0, rs, roc_in, gs, mid, p, book, fraction, debt, minority, preferred, cash, nonop, options, shares, _price = val
     eat, re, fcff = ops[5], ops[6], ops[7]
     step = (r0 - rs) / 5.0
@@ -654,21 +676,7 @@ def _valuation(
     equity = operating - debt - minority - preferred + cash + nonop
     common = equity - options
     per_share = common / shares
-    out = {
-        "terminal_cash_flow": fcff11,
-        "terminal_reinvestment": re11,
-        "stable_return_on_capital": roc,
-        "terminal_value": tv,
-        "pv_terminal_value": pv_tv,
-        "pv_cash_flows": pv_sum,
-        "sum_of_pv": total,
-        "distress_proceeds": proceeds,
-        "value_of_operating_assets": operating,
-        "value_of_equity": equity,
-        "value_of_common_equity": common,
-        "value_per_share": per_share,
-        "discount_factor_year_10": df,
-    }
+    out = (fcff11, re11, roc, tv, pv_tv, pv_sum, total, proceeds, operating, equity, common, per_share, df)
     return out, rates, factors, pvs
 
 
@@ -784,7 +792,7 @@ def per_share_of(val: ValParams, book_capital: float, ops: Operating, disc: Disc
 # --- The registered model -------------------------------------------------------------------
 
 
-def _warnings(prepared: Prepared, out: dict[str, float], ops: Operating) -> list[str]:
+def _warnings(prepared: Prepared, terminal_cash_flow: float, per_share: float, ops: Operating) -> list[str]:
     warnings: list[str] = []
     gs = prepared.op[4]
     rf = prepared.info["riskfree_rate_stable"]
@@ -796,13 +804,13 @@ def _warnings(prepared: Prepared, out: dict[str, float], ops: Operating) -> list
         warnings.append(
             "margin_convergence_year is after year 10: the terminal margin is the year-10 margin, not the target"
         )
-    if out["terminal_cash_flow"] < 0:
+    if terminal_cash_flow < 0:
         warnings.append("the terminal-year free cash flow is negative, so the terminal value is negative")
     if gs <= 0:
         warnings.append("stable growth is not positive: the template sets terminal reinvestment to zero")
     if ops[8][10] > 0:
         warnings.append("a net operating loss is left after year 10; the terminal year ignores it (as the template)")
-    if out["value_per_share"] < 0:
+    if per_share < 0:
         warnings.append("the value of equity is negative")
     return warnings
 
@@ -915,6 +923,7 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
     prepared = prepare(inputs, conventions)
     ops = operate(prepared.op)
     out, rates, factors, pvs = _valuation(prepared.val, ops, prepared.info["book_capital"])
+    fcff11, re11, roc, tv, pv_tv, pv_sum, total, proceeds, operating, equity, common, vps, _df10 = out
     g, rev, m, ebit, tax, eat, re, fcff, nol = ops
     rs = prepared.val[1]
     s1, s2 = prepared.op[10], prepared.op[11]
@@ -926,7 +935,7 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
         roic.append(eat[t] / invested if invested != 0.0 else None)
         invested = invested + re[t]
         capital.append(invested)
-    roic.append(out["stable_return_on_capital"])
+    roic.append(roc)
     # Year 0 (base), 1-10 (forecast) and 11 (terminal), one column per key of _SCHEDULE_KEYS.
     schedule = Table(
         _SCHEDULE_KEYS,
@@ -957,46 +966,47 @@ def compute(inputs: GinzuInputs, conventions: GinzuConventions) -> Result:
         (_YEARS, g, rev, m, ebit, tax, eat, re, fcff, nol, (s1, s2, rs), rates, factors, pvs, capital, roic),
     )
     val = prepared.val
+    info = prepared.info
     outputs: dict[str, Any] = {
         "revenues_year_10": rev[10],
         "ebit_terminal": ebit[11],
         "terminal_growth": val[3],
         "terminal_cost_of_capital": rs,
-        "terminal_cash_flow": out["terminal_cash_flow"],
-        "terminal_reinvestment": out["terminal_reinvestment"],
-        "stable_return_on_capital": out["stable_return_on_capital"],
-        "terminal_value": out["terminal_value"],
-        "pv_terminal_value": out["pv_terminal_value"],
-        "pv_cash_flows": out["pv_cash_flows"],
-        "sum_of_pv": out["sum_of_pv"],
+        "terminal_cash_flow": fcff11,
+        "terminal_reinvestment": re11,
+        "stable_return_on_capital": roc,
+        "terminal_value": tv,
+        "pv_terminal_value": pv_tv,
+        "pv_cash_flows": pv_sum,
+        "sum_of_pv": total,
         "failure_probability": val[5],
-        "distress_proceeds": out["distress_proceeds"],
-        "value_of_operating_assets": out["value_of_operating_assets"],
+        "distress_proceeds": proceeds,
+        "value_of_operating_assets": operating,
         "debt": val[8],
         "minority_interests": val[9],
         "preferred_stock": val[10],
         "cash": val[11],
         "non_operating_assets": val[12],
-        "value_of_equity": out["value_of_equity"],
+        "value_of_equity": equity,
         "options_value": val[13],
-        "value_of_common_equity": out["value_of_common_equity"],
+        "value_of_common_equity": common,
         "shares_outstanding": val[14],
-        "value_per_share": out["value_per_share"],
-        "base_ebit_adjusted": prepared.info["ebit_adjusted"],
-        "base_operating_margin": prepared.info["base_margin"],
-        "invested_capital_base": prepared.info["invested_capital"],
+        "value_per_share": vps,
+        "base_ebit_adjusted": info["ebit_adjusted"],
+        "base_operating_margin": info["base_margin"],
+        "invested_capital_base": info["invested_capital"],
     }
-    for key in ("rnd_asset", "rnd_amortization", "rnd_ebit_adjustment", "lease_debt", "lease_depreciation"):
-        if key in prepared.info:
-            outputs[key] = prepared.info[key]
-    if "lease_ebit_adjustment" in prepared.info:
-        outputs["lease_ebit_adjustment"] = prepared.info["lease_ebit_adjustment"]
+    if inputs.rnd is not None or inputs.leases is not None:
+        for key in ("rnd_asset", "rnd_amortization", "rnd_ebit_adjustment", "lease_debt", "lease_depreciation"):
+            if key in info:
+                outputs[key] = info[key]
+        if "lease_ebit_adjustment" in info:
+            outputs["lease_ebit_adjustment"] = info["lease_ebit_adjustment"]
     price = val[15]
     if price >= 0:
         outputs["price"] = price
-        vps = out["value_per_share"]
         if vps > 0:
             outputs["price_to_value"] = price / vps
         if price > 0:
             outputs["upside"] = vps / price - 1
-    return Result(outputs=outputs, schedule=schedule, warnings=_warnings(prepared, out, ops))
+    return Result(outputs, schedule, _warnings(prepared, fcff11, vps, ops))
