@@ -298,5 +298,6 @@ def test_ginzu_without_invested_capital_checks_its_columns() -> None:
     out = water_engine.run({"model": "fcff_ginzu", "inputs": inputs})
     assert out["outputs"]["invested_capital_base"] == 0.0
     first, second = out["schedule"][0], out["schedule"][1]
-    assert first["roic"] is None and second["roic"] is None  # both divide by the zero base capital
+    assert first["roic"] is None  # both divide by the zero base capital
+    assert second["roic"] is None
     assert second["invested_capital"] == second["reinvestment"]
