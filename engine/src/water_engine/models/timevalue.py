@@ -282,9 +282,15 @@ def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) 
     Leading zero flows are dropped before the scan: they only scale NPV by (1+r)^-k, which
     underflows to exactly 0 at high rates and would turn every grid point into a false root.
     """
+    return _irr_search(flows, lower, upper)[0]
+
+
+def _irr_search(flows: Sequence[float], lower: float, upper: float) -> tuple[list[float], SumsSignChanges]:
+    """(`irr_all`'s roots, `_sums_sign_changes(flows)`, which bounded the search; None when the
+    flows never change sign, as there is then no search)."""
     _check_not_all_zero(flows, "IRR")
     if sign_changes(flows) == 0:
-        return []
+        return [], None
     first = next(i for i, c in enumerate(flows) if c != 0.0)
     if first:
         flows = flows[first:]
@@ -292,14 +298,17 @@ def irr_all(flows: Sequence[float], lower: float = -0.99, upper: float = 100.0) 
     def f(r: float) -> float:
         return npv(r, flows)
 
-    parts = _rate_grid_parts(rate_grid(lower, upper), flows)
-    return find_roots_in_parts(f, parts, what="NPV", scan=_npv_sign(flows, f))
+    sums = _sums_sign_changes(flows)  # leading zeros change neither kind of sum's sign changes
+    parts = _rate_grid_parts(rate_grid(lower, upper), sums)
+    return find_roots_in_parts(f, parts, what="NPV", scan=_npv_sign(flows, f)), sums
 
 
 _EXACT = 1 << 1074  # every finite float is a whole multiple of 2**-1074
+# (sign changes of the tail sums, of the running sums), or None when the coefficients add up to zero.
+SumsSignChanges = tuple[int, int] | None
 
 
-def _sums_sign_changes(coefficients: Sequence[float]) -> tuple[int, int] | None:
+def _sums_sign_changes(coefficients: Sequence[float]) -> SumsSignChanges:
     """(sign changes of the tail sums c_n, c_n-1 + c_n, ..., c_0 + ... + c_n; sign changes of the
     running sums c_0, c_0 + c_1, ..., c_0 + ... + c_n), added exactly (in whole multiples of
     2**-1074), or None when the coefficients add up to exactly zero."""
@@ -317,9 +326,10 @@ def _sums_sign_changes(coefficients: Sequence[float]) -> tuple[int, int] | None:
     return sign_changes(tails), sign_changes(running)
 
 
-def _rate_grid_parts(grid: list[float], coefficients: Sequence[float]) -> list[tuple[list[float], int | None]]:
+def _rate_grid_parts(grid: list[float], changes: SumsSignChanges) -> list[tuple[list[float], int | None]]:
     """The rate grid split at r = 0, each side with a bound on its roots (0, 1, or None for more)
-    for `find_roots_in_parts`; `coefficients` are NPV's in order of their power of v = 1/(1+r).
+    for `find_roots_in_parts`; `changes` is `_sums_sign_changes` of NPV's coefficients c_k, in order
+    of their power of v = 1/(1+r).
 
     Above 0 (0 < v < 1) the bound is the sign changes of the running sums S_k = c_0 + ... + c_k:
     NPV / (1 - v) is the power series S_0 + S_1 v + ... + S_n v^n + S_n v^(n+1) + ..., and Descartes'
@@ -330,7 +340,6 @@ def _rate_grid_parts(grid: list[float], coefficients: Sequence[float]) -> list[t
     (XNPV, real powers) follow the same bounds: XNPV is then a Laplace transform of the step function
     of running sums, and that kernel does not add sign changes (Karlin, Total Positivity, 1968).
     When the flows add up to exactly zero, r = 0 is a root and the whole grid is scanned."""
-    changes = _sums_sign_changes(coefficients)
     if changes is None:
         return [(grid, None)]
     below, above = (bound if bound < 2 else None for bound in changes)
@@ -410,12 +419,13 @@ def xirr_all(flows: Sequence[float], dates: Sequence[str], lower: float = -0.99,
 
 def _xirr_search(
     flows: Sequence[float], dates: Sequence[str], lower: float, upper: float
-) -> tuple[list[float], list[float]]:
-    """(`xirr_all`'s roots, the non-zero flows by day: XNPV's coefficients in date order, which
-    bound its roots); the coefficients are [] when the flows never change sign (no roots)."""
+) -> tuple[list[float], list[float], SumsSignChanges]:
+    """(`xirr_all`'s roots, the non-zero flows by day: XNPV's coefficients in date order, and
+    their `_sums_sign_changes`, which bounded the search); [] and None when the flows never
+    change sign (no roots)."""
     _check_not_all_zero(flows, "XIRR")
     if sign_changes(flows) == 0:
-        return [], []
+        return [], [], None
     kept = [(c, d) for c, d in zip(flows, dates, strict=True) if c != 0.0]
     if len(kept) < len(flows):
         flows = [c for c, _ in kept]
@@ -429,8 +439,9 @@ def _xirr_search(
 
     scan = _xnpv_sign(flows, days, f)
     by_day = _flows_by_day(flows, days)
-    parts = _rate_grid_parts(rate_grid(lower, upper), by_day)
-    return find_roots_in_parts(f, parts, what="XNPV", scan=scan), by_day
+    sums = _sums_sign_changes(by_day)
+    parts = _rate_grid_parts(rate_grid(lower, upper), sums)
+    return find_roots_in_parts(f, parts, what="XNPV", scan=scan), by_day, sums
 
 
 def _flows_by_day(flows: Sequence[float], days: Sequence[int]) -> list[float]:
@@ -721,17 +732,24 @@ class IrrConventions:
 
 
 def _irr_result(
-    roots: list[float], flows: Sequence[float], coefficients: Sequence[float], label: str, lower: float, upper: float
+    roots: list[float],
+    flows: Sequence[float],
+    coefficients: Sequence[float],
+    sums: SumsSignChanges,
+    label: str,
+    lower: float,
+    upper: float,
 ) -> Result:
     """The outputs and warnings of `irr` / `xirr`. `coefficients` are NPV's by power of 1/(1+r): the
-    flows (IRR), or the non-zero flows in date order with each day's added up (XIRR)."""
+    flows (IRR), or the non-zero flows in date order with each day's added up (XIRR); `sums` their
+    `_sums_sign_changes`, from the search."""
     if not roots:
         message = _no_irr_message(flows, lower, upper)
         if label == "XIRR":
             message = message.replace("IRR", "XIRR").replace("NPV", "XNPV")
         raise NoSolutionError(message)
     changes = sign_changes(coefficients)
-    most = _most_roots(coefficients)
+    most = _most_roots(coefficients, sums)
     warnings: list[str] = []
     if len(roots) > 1:
         listed = ", ".join(f"{r:.4%}" for r in roots)
@@ -757,13 +775,13 @@ def _irr_result(
     return Result(outputs, None, warnings)
 
 
-def _most_roots(coefficients: Sequence[float]) -> int:
+def _most_roots(coefficients: Sequence[float], sums: SumsSignChanges) -> int:
     """The most roots above r = -1 that NPV with these coefficients (in order of their power of
     1/(1+r)) can have: the smaller of Descartes' bound, the coefficients' sign changes, and
     Norstrom's, the sign changes of their running sums plus those of their tail sums (see
-    `_rate_grid_parts`; only Descartes' when they add up to zero)."""
+    `_rate_grid_parts`; only Descartes' when they add up to zero). `sums` is
+    `_sums_sign_changes(coefficients)`."""
     descartes = sign_changes(coefficients)
-    sums = _sums_sign_changes(coefficients)
     return descartes if sums is None else min(descartes, sums[0] + sums[1])
 
 
@@ -783,8 +801,8 @@ def _irr_model(inputs: IrrInputs, conv: IrrConventions) -> Result:
     not cross zero in the range raise NoSolutionError. Leading zero flows do not change the roots.
     Source: Brealey, Myers & Allen, ch. 5 (multiple rates of return); numpy-financial `irr`.
     """
-    roots = irr_all(inputs.flows, conv.lower, conv.upper)
-    return _irr_result(roots, inputs.flows, inputs.flows, "IRR", conv.lower, conv.upper)
+    roots, sums = _irr_search(inputs.flows, conv.lower, conv.upper)
+    return _irr_result(roots, inputs.flows, inputs.flows, sums, "IRR", conv.lower, conv.upper)
 
 
 def _dated_errors(flows: Sequence[float], dates: Sequence[str]) -> list[FieldError]:
@@ -855,8 +873,8 @@ def _xirr_model(inputs: XirrInputs, conv: IrrConventions) -> Result:
 
     Source: Microsoft Excel XIRR function.
     """
-    roots, by_day = _xirr_search(inputs.flows, inputs.dates, conv.lower, conv.upper)
-    return _irr_result(roots, inputs.flows, by_day, "XIRR", conv.lower, conv.upper)
+    roots, by_day, sums = _xirr_search(inputs.flows, inputs.dates, conv.lower, conv.upper)
+    return _irr_result(roots, inputs.flows, by_day, sums, "XIRR", conv.lower, conv.upper)
 
 
 @dataclass(frozen=True)
