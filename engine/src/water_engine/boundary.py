@@ -347,7 +347,7 @@ def _fast_sequence(item_type: Any, as_tuple: bool) -> FastConvert:
     def convert(data: Any) -> Any:
         if type(data) is not list:
             return _BAIL
-        if plain_floats and all(type(v) is float and v - v == 0.0 for v in data):
+        if plain_floats and _finite_floats(data):
             return tuple(data) if as_tuple else list(data)
         items = []
         for v in data:
@@ -358,6 +358,18 @@ def _fast_sequence(item_type: Any, as_tuple: bool) -> FastConvert:
         return tuple(items) if as_tuple else items
 
     return convert
+
+
+_FLOAT = frozenset({float})
+
+
+def _finite_floats(values: list[Any]) -> bool:
+    """True when every value is a float and none is NaN or infinite, in two passes of C code.
+
+    The sum is only a test: NaN and infinity carry through to it. Finite values whose sum
+    overflows give False too, and the caller's slower path then accepts them one by one.
+    """
+    return _FLOAT.issuperset(map(type, values)) and (total := sum(values, 0.0)) - total == 0.0
 
 
 def _fast_fixed_tuple(items: tuple[FastConvert, ...]) -> FastConvert:
@@ -444,6 +456,8 @@ class _DataclassPlan:
             (f.name, f.default_factory) for f in fields if f.default_factory is not dataclasses.MISSING
         )
         self.skip_init = _can_skip_init(cls)
+        validate = getattr(cls, "validate", None)
+        self.validate = validate if callable(validate) else None  # looked up once, called unbound
         self.usable = "validate" not in self.names
         # name -> (plain float, converter, low, high)
         self.fields: dict[str, tuple[bool, FastConvert, float, float]] = {}
@@ -483,8 +497,7 @@ class _DataclassPlan:
             object.__setattr__(obj, "__dict__", values)
         else:
             obj = self.cls(**values)
-        validate = getattr(obj, "validate", None)
-        if callable(validate) and validate():
+        if self.validate is not None and self.validate(obj):
             return _BAIL
         return obj
 

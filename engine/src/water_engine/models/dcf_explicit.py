@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import mul
 from typing import Any, Literal
 
 from ..errors import FieldError
@@ -187,7 +188,7 @@ class ExplicitConventions:
 def cash_flows(inputs: ExplicitInputs) -> list[float]:
     """FCFF per year: given, or EBIT(1 - t) + D&A - capex - change in working capital."""
     if inputs.fcff is not None:
-        return [float(x) for x in inputs.fcff]
+        return list(map(float, inputs.fcff))
     t = inputs.tax_rate or 0.0
     lines = zip(
         _need(inputs.ebit),
@@ -252,20 +253,23 @@ def enterprise_value(
     value is discounted with DF_N and, when `shift_terminal` (a mid-period Gordon value), by
     sqrt(1 + terminal_rate) more (default r_N).
     """
+    if len(flows) != len(rates):
+        raise ValueError("one discount rate per cash flow")
     df = 1.0
     factors: list[float] = []
-    pvs: list[float] = []
-    total = 0.0
-    for cf, rate in zip(flows, rates, strict=True):
-        base = 1 + rate
-        df = df / base
+    for rate in rates:
+        df = df / (1.0 + rate)  # 1.0, not 1: CPython 3.11 specialises float + float only
         factors.append(df)
-        pv = cf * df * math.sqrt(base) if mid_period else cf * df
-        pvs.append(pv)
-        total += pv
+    if mid_period:
+        pvs = [cf * factor * math.sqrt(1.0 + rate) for cf, factor, rate in zip(flows, factors, rates, strict=True)]
+    else:
+        pvs = list(map(mul, flows, factors))
+    total = 0.0
+    for pv in pvs:
+        total += pv  # left to right: `sum` of floats compensates from Python 3.12 (Pyodide's is 3.14)
     pv_tv = terminal_value * df
     if mid_period and shift_terminal:
-        pv_tv = pv_tv * math.sqrt(1 + (rates[-1] if terminal_rate is None else terminal_rate))
+        pv_tv = pv_tv * math.sqrt(1.0 + (rates[-1] if terminal_rate is None else terminal_rate))
     return total, pv_tv, factors, pvs
 
 
@@ -314,20 +318,25 @@ def compute(inputs: ExplicitInputs, conventions: ExplicitConventions) -> Result:
             if vps > 0:
                 outputs["price_to_value"] = inputs.price / vps
             if inputs.price > 0:
-                outputs["upside"] = vps / inputs.price - 1
+                outputs["upside"] = vps / inputs.price - 1.0
     if tv < 0:
         warnings.append("the terminal value is negative")
-    # One row per year: year, fcff, discount_rate, discount_factor, pv_fcff and each forecast line given.
-    lines = [(name, values) for name in _SCHEDULE_LINES if (values := getattr(inputs, name)) is not None]
-    schedule = Table(
-        ("year", "fcff", "discount_rate", "discount_factor", "pv_fcff", *(name for name, _ in lines)),
-        (range(1, len(flows) + 1), flows, rates, factors, pvs, *([float(v) for v in values] for _, values in lines)),
-        None if lines else _flow_rows,  # FCFF given (the usual request): rows as dict displays
-    )
-    return Result(outputs=outputs, schedule=schedule, warnings=warnings)
+    return Result(outputs, _schedule(inputs, (range(1, len(flows) + 1), flows, rates, factors, pvs)), warnings)
 
 
+_FLOW_KEYS = ("year", "fcff", "discount_rate", "discount_factor", "pv_fcff")
 _SCHEDULE_LINES = ("revenue", "ebit", "depreciation", "capex", "change_in_working_capital")
+
+
+def _schedule(inputs: ExplicitInputs, flow_columns: tuple[Sequence[Any], ...]) -> Table:
+    """One row per year: year, fcff, discount_rate, discount_factor, pv_fcff and each forecast line given."""
+    lines = [(name, values) for name in _SCHEDULE_LINES if (values := getattr(inputs, name)) is not None]
+    if not lines:  # FCFF given (the usual request): rows as dict displays
+        return Table(_FLOW_KEYS, flow_columns, _flow_rows)
+    return Table(
+        (*_FLOW_KEYS, *(name for name, _ in lines)),
+        (*flow_columns, *(list(map(float, values)) for _, values in lines)),
+    )
 
 
 def _flow_rows(columns: tuple[Sequence[Any], ...]) -> list[dict[str, Any]]:
