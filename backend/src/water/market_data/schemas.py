@@ -41,7 +41,7 @@ class PriceBarRead(BaseModel):
     close: float  # as traded on the free plan; the adjusted series' close on a premium one
     adjusted_close: float | None  # splits and dividends (premium plans only)
     split_adjusted_close: float | None  # in today's shares (every plan); None when the splits could not be read
-    volume: float | None
+    volume: float | None  # shares traded; a weekly or monthly bar sums its trading days
 
 
 class SplitRead(BaseModel):

@@ -6,7 +6,7 @@ import hashlib
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -141,14 +141,25 @@ def split_adjustment(company: Company, bars: list[PriceBar]) -> SplitAdjustment:
 
 
 def resample(bars: list[PriceBar], interval: str) -> list[PriceBar]:
-    """Last bar of each ISO week or calendar month (bars sorted by day)."""
+    """One bar per ISO week or calendar month (bars sorted by day): the last trading day's bar, with
+    the volume of all the period's trading days among `bars` (as Alpha Vantage's weekly and monthly
+    series report it), or None when a day's volume is missing."""
     if interval == "daily":
         return bars
     key = (lambda d: d.isocalendar()[:2]) if interval == "weekly" else (lambda d: (d.year, d.month))
-    last: dict[Any, PriceBar] = {}
+    periods: dict[Any, list[PriceBar]] = {}
     for bar in bars:
-        last[key(bar.day)] = bar
-    return list(last.values())
+        periods.setdefault(key(bar.day), []).append(bar)
+    return [replace(days[-1], volume=_total_volume(days)) for days in periods.values()]
+
+
+def _total_volume(days: list[PriceBar]) -> float | None:
+    total = 0.0
+    for bar in days:
+        if bar.volume is None:
+            return None
+        total += bar.volume
+    return total
 
 
 def financials(session: Session, company: Company, period_type: str | None) -> list[Any]:

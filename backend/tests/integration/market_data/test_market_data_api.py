@@ -204,6 +204,23 @@ def test_prices_interval_and_range(client: TestClient, factory: Factory) -> None
         headers=org.admin.headers,
     ).json()
     assert 12 <= len(weekly["bars"]) <= 14 < len(daily["bars"])
+    # A week's bar is its last trading day's, with the volume of all its trading days in the range
+    # (as Alpha Vantage's TIME_SERIES_WEEKLY reports it), not the last day's alone.
+    weeks: dict[tuple[int, int], list[dict[str, Any]]] = {}
+    for bar in daily["bars"]:
+        weeks.setdefault(date.fromisoformat(bar["day"]).isocalendar()[:2], []).append(bar)
+    assert [(b["day"], b["close"], b["volume"]) for b in weekly["bars"]] == [
+        (days[-1]["day"], days[-1]["close"], sum(d["volume"] for d in days)) for days in weeks.values()
+    ]
+    monthly = client.get(
+        f"/api/companies/{company['id']}/prices",
+        params={"interval": "monthly", "from": "2025-01-01", "to": "2025-03-31"},
+        headers=org.admin.headers,
+    ).json()
+    assert [b["volume"] for b in monthly["bars"]] == [
+        sum(b["volume"] for b in daily["bars"] if b["day"].startswith(month))
+        for month in ("2025-01", "2025-02", "2025-03")
+    ]
     bad = client.get(
         f"/api/companies/{company['id']}/prices",
         params={"from": "2025-03-01", "to": "2025-01-01"},
