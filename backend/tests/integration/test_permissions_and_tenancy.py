@@ -86,6 +86,7 @@ CASES = [
     Case("GET", "/api/market-data/import-template.csv", READ),
     Case("GET", "/api/market-data/import-template.xlsx", READ),
     Case("POST", "/api/companies/{private}/statements/import", WRITE, ok=201, files=_statements_file),
+    Case("DELETE", "/api/companies/{private}/statements/import", WRITE),
 ]
 
 
@@ -204,3 +205,21 @@ def test_another_organizations_market_data_writes_are_404_and_write_nothing(
         )
         == 0
     )
+
+
+def test_another_organizations_delete_of_imported_statements_is_404_and_deletes_nothing(
+    client: TestClient, factory: Factory, db: Session
+) -> None:
+    owner = factory.organization(with_roles=False)
+    intruder = factory.organization()
+    private = factory.company(owner.admin, name="Family Bakery", ticker=None, is_private=True)
+    path = f"/api/companies/{private['id']}/statements/import"
+    assert client.post(path, files=_statements_file(), headers=owner.admin.headers).status_code == 201
+    for role in ("admin", "analyst"):
+        response = client.delete(path, headers=intruder.as_role(role).headers)
+        assert response.status_code == 404, response.text
+        assert response.json()["code"] == "not_found"
+    stored = (
+        select(func.count()).select_from(FinancialPeriod).where(FinancialPeriod.company_id == uuid.UUID(private["id"]))
+    )
+    assert db.scalar(stored) == 2

@@ -36,6 +36,7 @@ from .providers.base import Quote, RawResponse
 from .schemas import (
     CompanyFromSymbol,
     FinancialsRead,
+    ImportedStatementsDeleted,
     PriceBarRead,
     PricesRead,
     QuotaRead,
@@ -328,10 +329,24 @@ def import_statements(
     session: DbSession,
     file: Annotated[UploadFile, File(description="CSV (UTF-8) or XLSX")],
 ) -> StatementImportRead:
-    """Import a private company's statements from the template; all or nothing, with row/column errors."""
+    """Import a company's statements from the template; all or nothing, with row/column errors.
+
+    For a private company, its financials; for a listed one, the analyst's figures in place of the
+    provider's, which refreshes then keep until they are deleted (DELETE on this path)."""
     company = companies.get_company(session, principal, company_id)
     content = file.file.read(MAX_IMPORT_BYTES + 1)
     if len(content) > MAX_IMPORT_BYTES:
         raise _file_too_large(file.size)
     record = service.import_statements(session, principal, company, file.filename or "upload", content)
     return StatementImportRead.model_validate(record)
+
+
+@router.delete("/companies/{company_id}/statements/import", response_model=ImportedStatementsDeleted)
+def delete_imported_statements(
+    company_id: uuid.UUID, principal: Writer, session: DbSession
+) -> ImportedStatementsDeleted:
+    """Delete the company's imported statements (a refresh never replaces them); a listed company's
+    next refresh stores the provider's statements again."""
+    company = companies.get_company(session, principal, company_id)
+    removed = service.delete_imported_statements(session, principal, company)
+    return ImportedStatementsDeleted(company_id=company.id, removed_periods=removed)

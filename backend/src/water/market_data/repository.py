@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, bindparam, delete, select, text, update
+from sqlalchemy import DateTime, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -54,6 +54,12 @@ _PERIOD_SOURCES = (
     select(_FINANCIAL_PERIODS.c.source_kind)
     .where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
     .distinct()
+)
+_LOCK_COMPANY = select(_COMPANIES.c.id).where(_COMPANIES.c.id == bindparam("company_id")).with_for_update()
+_COUNT_PERIODS = (
+    select(func.count())
+    .select_from(_FINANCIAL_PERIODS)
+    .where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
 )
 _NEW_DATASET = insert(_DATASETS)
 # Executed with a list of rows (executemany): one compiled statement for any number of datasets.
@@ -214,6 +220,28 @@ class MarketDataRepository:
             "periods": periods,
         }
         self.session.execute(_INSERT_PERIODS, params)
+
+    def replace_provider_periods(self, company: Company, periods: list[dict[str, Any]]) -> bool:
+        """`replace_periods` with the provider's periods, unless the company's are an import: an
+        analyst's statements are never replaced by a refresh (False then, and nothing is written).
+
+        The company row is locked before its periods are read, so an import that commits while the
+        refresh runs is seen here, and kept.
+        """
+        self.session.execute(_LOCK_COMPANY, {"company_id": company.id})
+        if "import" in self.period_sources(company.id):
+            return False
+        self.replace_periods(company, "provider", periods)
+        return True
+
+    def delete_imported_periods(self, company: Company) -> int:
+        """Delete the company's periods if they are an import; how many there were (0: none deleted)."""
+        self.session.execute(_LOCK_COMPANY, {"company_id": company.id})
+        if "import" not in self.period_sources(company.id):
+            return 0
+        count = self.session.scalar(_COUNT_PERIODS, {"company_id": company.id}) or 0
+        self.replace_periods(company, "import", [])
+        return count
 
     def periods(self, company_id: uuid.UUID, period_type: str | None = None) -> list[FinancialPeriod]:
         query = select(FinancialPeriod).where(FinancialPeriod.company_id == company_id)

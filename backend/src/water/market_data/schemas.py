@@ -98,6 +98,11 @@ class QuotaRead(BaseModel):
     last_nightly_run: JobRead | None = None
 
 
+class ImportedStatementsDeleted(BaseModel):
+    company_id: uuid.UUID
+    removed_periods: int = Field(description="Periods deleted; 0 when the company's statements were not an import.")
+
+
 class StatementImportRead(ReadSchema):
     id: uuid.UUID
     company_id: uuid.UUID

@@ -354,20 +354,23 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
         "splits": [by_function["SPLITS"]],
     }
     current = repo.dataset_pointers(company.id)
+    period_sources = repo.period_sources(company.id)
+    imported_statements_kept = "import" in period_sources
     unchanged = [
         dataset
         for dataset in REFRESH_DATASETS
         if dataset not in ALWAYS_PARSED
         and [str(i) for i in current.get(dataset, ())] == _ids(*responses[dataset])
-        and (dataset != "statements" or repo.period_sources(company.id) == {"provider"})
+        and (dataset != "statements" or period_sources == {"provider"})
     ]
     price_currency = company.price_currency
     for dataset in REFRESH_DATASETS:
         if dataset in unchanged:
             continue
         if dataset == "statements":
-            periods, _ = replay.statements(symbol)
-            _store_statements(repo, company, periods, statement_raws)
+            if not imported_statements_kept:  # an analyst's import stands (see `replace_provider_periods`)
+                periods, _ = replay.statements(symbol)
+                imported_statements_kept = not _store_statements(repo, company, periods, statement_raws)
         elif dataset == "overview":
             profile, _ = replay.company_profile(symbol)
             price_currency = (profile.currency or price_currency or company.currency).upper()
@@ -389,6 +392,7 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
         "datasets": list(REFRESH_DATASETS),
         "provider_calls": provider_calls,
         "unchanged": unchanged,
+        "imported_statements_kept": imported_statements_kept,
     }
 
 
@@ -417,14 +421,15 @@ def _fetch_company(provider: Any, symbol: str, deadline: float) -> tuple[list[Ra
 
 def _store_statements(
     repo: MarketDataRepository, company: Company, periods: list[StatementPeriod], raws: list[RawResponse]
-) -> None:
+) -> bool:
+    """Store the provider's periods with their provenance; False when the company's are an import (kept)."""
     snapshot_of = {r.request.function: r.snapshot_id for r in raws}
     quarterlies = sorted(
         (p for p in periods if p.period_type == PeriodType.quarterly), key=lambda p: p.fiscal_date_ending
     )
     ttm = trailing_twelve_months(quarterlies)
     rows = [_period_row(p, snapshot_of) for p in [*periods, *([ttm] if ttm else [])]]
-    repo.replace_periods(company, "provider", rows)
+    return repo.replace_provider_periods(company, rows)
 
 
 def _period_row(period: StatementPeriod, snapshot_of: dict[str, str | None]) -> dict[str, Any]:
@@ -483,6 +488,20 @@ def import_statements(
         after={"import_id": str(record.id), "filename": record.filename, "periods": record.periods},
     )  # fmt: skip
     return record
+
+
+def delete_imported_statements(session: Session, principal: Principal, company: Company) -> int:
+    """Delete the company's imported statements; how many periods that removed (0: it had none).
+
+    A listed company's next refresh then stores the provider's statements again.
+    """
+    removed = MarketDataRepository(session).delete_imported_periods(company)
+    if removed:
+        audit.record(
+            session, principal, action="company.statements_import_delete", object_type="company",
+            object_id=company.id, after={"removed_periods": removed},
+        )  # fmt: skip
+    return removed
 
 
 # --- helpers -------------------------------------------------------------------------------------

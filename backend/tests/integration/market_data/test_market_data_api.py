@@ -387,6 +387,43 @@ def _import_statements(client: TestClient, actor: Any, company_id: str, revenue:
     assert response.status_code == 201, response.text
 
 
+def test_a_listed_companys_imported_statements_survive_refreshes_until_deleted(
+    client: TestClient, factory: Factory
+) -> None:
+    # An analyst's own figures for a listed company (say, one whose provider has no fundamentals)
+    # would otherwise be replaced by the provider's at the next refresh, the nightly one included.
+    org = factory.organization()
+    analyst = org.as_role("analyst")
+    company = _demo_company(client, org)
+    url = f"/api/companies/{company['id']}/financials"
+    _refresh(client, org, company["id"])
+    provider = client.get(url, headers=analyst.headers).json()["periods"]
+    assert {p["source_kind"] for p in provider} == {"provider"}
+
+    _import_statements(client, analyst, company["id"], revenue=1100)
+    _refresh(client, org, company["id"])
+    kept = client.get(url, headers=analyst.headers).json()["periods"]
+    assert [(p["source_kind"], p["fiscal_date_ending"], p["figures"]["revenue"]["value"]) for p in kept] == [
+        ("import", "2024-12-31", 1100.0)
+    ]
+
+    delete = f"/api/companies/{company['id']}/statements/import"
+    assert client.delete(delete, headers=org.as_role("viewer").headers).status_code == 403
+    answer = client.delete(delete, headers=analyst.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"company_id": company["id"], "removed_periods": 1}
+    assert client.get(url, headers=analyst.headers).json()["periods"] == []
+    events = client.get("/api/audit-events", params={"object_id": company["id"]}, headers=org.admin.headers).json()
+    assert events["items"][0]["action"] == "company.statements_import_delete"
+    assert events["items"][0]["after"] == {"removed_periods": 1}
+
+    _refresh(client, org, company["id"])  # the provider's statements again, from the same snapshots
+    assert client.get(url, headers=analyst.headers).json()["periods"] == provider
+    # Nothing imported now: the provider's periods stay, and nothing is recorded.
+    assert client.delete(delete, headers=analyst.headers).json()["removed_periods"] == 0
+    assert client.get(url, headers=analyst.headers).json()["periods"] == provider
+
+
 def test_financials_bodies_are_reused_until_the_periods_change(
     client: TestClient, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -137,18 +137,28 @@ def test_refresh_stores_each_response_once_and_skips_unchanged_datasets(
     assert _refresh(company_id)["provider_calls"] == 0
     assert fake_alphavantage.total_requests == calls
 
-    # Periods that are no longer the provider's (an import) are mapped again from the same snapshots.
+    # An analyst's import replaces the provider's periods, and a refresh keeps it (it would otherwise
+    # be lost to the next nightly run); once it is deleted, the next refresh maps the same snapshots again.
+    imported = [{"period_type": "annual", "fiscal_date_ending": periods[0][3], "currency": "USD", "figures": {}}]
     with new_session() as session:
         company = session.get(Company, company_id)
         assert company is not None
-        MarketDataRepository(session).replace_periods(
-            company,
-            "import",
-            [{"period_type": "annual", "fiscal_date_ending": periods[0][3], "currency": "USD", "figures": {}}],
-        )
+        MarketDataRepository(session).replace_periods(company, "import", imported)
         session.commit()
+    imported_rows = _periods(company_id)
+    assert [p[1] for p in imported_rows] == ["import"]
     third = _refresh(company_id)
+    assert third["imported_statements_kept"] is True
     assert "statements" not in third["unchanged"]
+    assert _periods(company_id) == imported_rows
+    with new_session() as session:
+        company = session.get(Company, company_id)
+        assert company is not None
+        assert MarketDataRepository(session).delete_imported_periods(company) == 1
+        session.commit()
+    fourth = _refresh(company_id)
+    assert fourth["imported_statements_kept"] is False
+    assert "statements" not in fourth["unchanged"]
     assert [p[1:] for p in _periods(company_id)] == [p[1:] for p in periods]
 
 
@@ -195,6 +205,38 @@ def test_two_refreshes_of_one_company_at_once_both_succeed(
         assert periods
         assert len(keys) == len(set(keys))
         assert {p[1] for p in periods} == {"provider"}
+
+
+def test_an_import_committed_while_a_refresh_stores_statements_is_kept(
+    committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
+) -> None:
+    """The refresh locks the company row before it looks at the periods' source, so an import that
+    holds the lock (uncommitted) is waited for, then seen, and kept."""
+    company_id = _company(committed_client, committed_factory.organization(with_roles=False))
+    _refresh(company_id)
+    provider_rows = [{"period_type": "annual", "fiscal_date_ending": "2030-12-31", "currency": "USD", "figures": {}}]
+    imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "EUR", "figures": {}}]
+    replaced: list[bool] = []
+    with new_session() as importing:
+        company = importing.get(Company, company_id)
+        assert company is not None
+        MarketDataRepository(importing).replace_periods(company, "import", imported)  # holds the row lock
+
+        def refresh_stores() -> None:
+            with new_session() as refreshing:
+                other = refreshing.get(Company, company_id)
+                assert other is not None
+                replaced.append(MarketDataRepository(refreshing).replace_provider_periods(other, provider_rows))
+                refreshing.commit()
+
+        thread = threading.Thread(target=refresh_stores)
+        thread.start()
+        thread.join(timeout=0.5)
+        assert thread.is_alive()  # waiting for the import's lock
+        importing.commit()
+    thread.join(timeout=10)
+    assert replaced == [False]
+    assert [(p[1], str(p[3])) for p in _periods(company_id)] == [("import", "2024-12-31")]
 
 
 def test_a_throttled_refresh_keeps_every_response_it_fetched(
