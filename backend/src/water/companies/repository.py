@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Select, bindparam, func, or_, select
+from sqlalchemy import Select, bindparam, delete, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..db import reads
 from ..kit.pagination import SortSpec, paginate, split_page
-from ..models import Company
+from ..models import Company, CompanyDataset, FinancialPeriod
 from .schemas import CompanyRead
 
 SORTS: dict[str, SortSpec] = {
@@ -53,6 +53,21 @@ class CompanyRepository:
 
     def get(self, organization_id: uuid.UUID, company_id: uuid.UUID) -> Company | None:
         return self.session.scalar(_GET, {"organization_id": organization_id, "company_id": company_id})
+
+    def forget_provider_data(self, company: Company) -> None:
+        """Drop what the provider gave under the company's old ticker: its statements (an import,
+        which is the analyst's, stays), the dataset pointers and the price currency. The snapshots
+        themselves stay, as every valuation that used them pinned them; the next refresh fetches the
+        new ticker's data, and the nightly one takes the company first (never refreshed)."""
+        self.session.execute(
+            delete(FinancialPeriod).where(
+                FinancialPeriod.company_id == company.id, FinancialPeriod.source_kind == "provider"
+            )
+        )
+        self.session.execute(delete(CompanyDataset).where(CompanyDataset.company_id == company.id))
+        company.financials_revision = Company.financials_revision + 1  # kept financials bodies are stale now
+        company.price_currency = None
+        company.market_data_refreshed_at = None
 
     def ticker_taken(self, organization_id: uuid.UUID, ticker: str, *, excluding: uuid.UUID | None = None) -> bool:
         query = self._live(organization_id).where(Company.ticker == ticker)

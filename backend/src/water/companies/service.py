@@ -99,10 +99,14 @@ def update_company(session: Session, principal: Principal, company_id: uuid.UUID
     ):
         raise _ticker_conflict(ticker)
     before = _snapshot(company)
+    ticker_changed = "ticker" in changes and changes["ticker"] != company.ticker
     for field, value in changes.items():
         setattr(company, field, value)
     if not company.is_private and not company.ticker:
         raise Conflict("A listed company must keep a ticker.", code="ticker_required")
+    if ticker_changed and not company.is_private:
+        # The old ticker's statements must not meet the new ticker's price in a valuation.
+        repo.forget_provider_data(company)
     _flush_or_conflict(session, ticker)
     after = _snapshot(company)
     if after != before:

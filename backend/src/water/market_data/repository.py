@@ -55,7 +55,7 @@ _PERIOD_SOURCES = (
     .where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
     .distinct()
 )
-_LOCK_COMPANY = select(_COMPANIES.c.id).where(_COMPANIES.c.id == bindparam("company_id")).with_for_update()
+_LOCK_COMPANY = select(_COMPANIES.c.ticker).where(_COMPANIES.c.id == bindparam("company_id")).with_for_update()
 _COUNT_PERIODS = (
     select(func.count())
     .select_from(_FINANCIAL_PERIODS)
@@ -221,22 +221,17 @@ class MarketDataRepository:
         }
         self.session.execute(_INSERT_PERIODS, params)
 
-    def replace_provider_periods(self, company: Company, periods: list[dict[str, Any]]) -> bool:
-        """`replace_periods` with the provider's periods, unless the company's are an import: an
-        analyst's statements are never replaced by a refresh (False then, and nothing is written).
+    def lock_company(self, company_id: uuid.UUID) -> str | None:
+        """Lock the company row until the transaction ends, and return its ticker as it is now.
 
-        The company row is locked before its periods are read, so an import that commits while the
-        refresh runs is seen here, and kept.
+        A refresh locks it before it reads what it will overwrite, so an import or a ticker change
+        that commits meanwhile (each also locks the row) is waited for, then seen.
         """
-        self.session.execute(_LOCK_COMPANY, {"company_id": company.id})
-        if "import" in self.period_sources(company.id):
-            return False
-        self.replace_periods(company, "provider", periods)
-        return True
+        return self.session.scalar(_LOCK_COMPANY, {"company_id": company_id})
 
     def delete_imported_periods(self, company: Company) -> int:
         """Delete the company's periods if they are an import; how many there were (0: none deleted)."""
-        self.session.execute(_LOCK_COMPANY, {"company_id": company.id})
+        self.lock_company(company.id)
         if "import" not in self.period_sources(company.id):
             return 0
         count = self.session.scalar(_COUNT_PERIODS, {"company_id": company.id}) or 0

@@ -323,6 +323,10 @@ def _regression_beta(
 # --- refresh ------------------------------------------------------------------------------------
 
 
+class TickerChanged(Exception):
+    """The company's ticker changed while its refresh fetched the old one's data: nothing is stored."""
+
+
 def refresh_company(session: Session, company: Company, *, deadline: float) -> dict[str, Any]:
     """Fetch every dataset of a company (cache first), store snapshots, datasets and normalized financials.
 
@@ -330,10 +334,11 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
     misses through the shared limiter, their snapshots stored in one transaction). A dataset
     whose snapshots are exactly the ones it already points at was parsed (and, for statements,
     mapped into the stored periods) when that pointer was written, in the same transaction:
-    it is not parsed again, unless the stored periods are no longer the provider's (an import).
+    it is not parsed again. Statements imported by an analyst are kept, never replaced.
 
     Raises RateLimited when the burst limit stops it; already fetched datasets are stored and
-    cached, so the retried task picks up where this one stopped.
+    cached, so the retried task picks up where this one stopped. Raises TickerChanged when the
+    ticker changed while it fetched (the company row is locked before anything is written).
     """
     provider = default_provider()
     repo = MarketDataRepository(session)
@@ -353,8 +358,11 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
         "dividends": [by_function["DIVIDENDS"]],
         "splits": [by_function["SPLITS"]],
     }
+    if repo.lock_company(company.id) != symbol:
+        raise TickerChanged(f"The company's ticker changed from {symbol} while its refresh ran; refreshing again.")
     current = repo.dataset_pointers(company.id)
     period_sources = repo.period_sources(company.id)
+    # An analyst's import stands: a refresh never replaces it (docs/market-data.md).
     imported_statements_kept = "import" in period_sources
     unchanged = [
         dataset
@@ -368,9 +376,9 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
         if dataset in unchanged:
             continue
         if dataset == "statements":
-            if not imported_statements_kept:  # an analyst's import stands (see `replace_provider_periods`)
+            if not imported_statements_kept:
                 periods, _ = replay.statements(symbol)
-                imported_statements_kept = not _store_statements(repo, company, periods, statement_raws)
+                _store_statements(repo, company, periods, statement_raws)
         elif dataset == "overview":
             profile, _ = replay.company_profile(symbol)
             price_currency = (profile.currency or price_currency or company.currency).upper()
@@ -421,15 +429,14 @@ def _fetch_company(provider: Any, symbol: str, deadline: float) -> tuple[list[Ra
 
 def _store_statements(
     repo: MarketDataRepository, company: Company, periods: list[StatementPeriod], raws: list[RawResponse]
-) -> bool:
-    """Store the provider's periods with their provenance; False when the company's are an import (kept)."""
+) -> None:
     snapshot_of = {r.request.function: r.snapshot_id for r in raws}
     quarterlies = sorted(
         (p for p in periods if p.period_type == PeriodType.quarterly), key=lambda p: p.fiscal_date_ending
     )
     ttm = trailing_twelve_months(quarterlies)
     rows = [_period_row(p, snapshot_of) for p in [*periods, *([ttm] if ttm else [])]]
-    return repo.replace_provider_periods(company, rows)
+    repo.replace_periods(company, "provider", rows)
 
 
 def _period_row(period: StatementPeriod, snapshot_of: dict[str, str | None]) -> dict[str, Any]:

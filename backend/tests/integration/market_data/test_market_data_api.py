@@ -424,6 +424,41 @@ def test_a_listed_companys_imported_statements_survive_refreshes_until_deleted(
     assert client.get(url, headers=analyst.headers).json()["periods"] == provider
 
 
+def test_a_ticker_change_drops_the_old_tickers_statements_but_keeps_an_import(
+    client: TestClient, factory: Factory
+) -> None:
+    # Without this, a valuation after the change would meet the new ticker's price with the old
+    # ticker's statements until the next refresh.
+    org = factory.organization()
+    analyst = org.as_role("analyst")
+    company = _demo_company(client, org)
+    financials = f"/api/companies/{company['id']}/financials"
+    _refresh(client, org, company["id"])
+    before = client.get(financials, headers=analyst.headers)
+    assert {p["source_kind"] for p in before.json()["periods"]} == {"provider"}
+
+    patched = client.patch(f"/api/companies/{company['id']}", json={"ticker": "DBRK"}, headers=analyst.headers)
+    assert patched.status_code == 200, patched.text
+    after = client.get(financials, headers=analyst.headers)
+    assert after.json()["periods"] == []
+    assert after.headers["etag"] != before.headers["etag"]
+    assert client.get(f"/api/companies/{company['id']}/quote", headers=analyst.headers).json()["symbol"] == "DBRK"
+    _refresh(client, org, company["id"])
+    other = factory.organization(with_roles=False)
+    dbrk = _demo_company(client, other, "DBRK")
+    _refresh(client, other, dbrk["id"])
+    assert (
+        client.get(financials, headers=analyst.headers).json()["periods"]
+        == client.get(f"/api/companies/{dbrk['id']}/financials", headers=other.admin.headers).json()["periods"]
+    )
+
+    # An analyst's import is not the provider's: a ticker change keeps it.
+    _import_statements(client, analyst, company["id"], revenue=1100)
+    assert client.patch(f"/api/companies/{company['id']}", json={"ticker": "DCSH"}, headers=analyst.headers).is_success
+    kept = client.get(financials, headers=analyst.headers).json()["periods"]
+    assert [(p["source_kind"], p["figures"]["revenue"]["value"]) for p in kept] == [("import", 1100.0)]
+
+
 def test_financials_bodies_are_reused_until_the_periods_change(
     client: TestClient, factory: Factory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -10,15 +10,19 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from water.companies.repository import CompanyRepository
 from water.db.session import new_session
-from water.market_data import gateway, service
+from water.jobs import service as jobs
+from water.jobs.repository import ClaimedJob
+from water.market_data import gateway, service, tasks
 from water.market_data.errors import ProviderUnavailable, RateLimited
 from water.market_data.providers.alphavantage import AlphaVantageTransport
 from water.market_data.quota import Plan, RateLimiter
@@ -207,36 +211,90 @@ def test_two_refreshes_of_one_company_at_once_both_succeed(
         assert {p[1] for p in periods} == {"provider"}
 
 
-def test_an_import_committed_while_a_refresh_stores_statements_is_kept(
+def _refresh_while_another_transaction_holds_the_company(
+    company_id: uuid.UUID, change: Callable[[Session, Company], None], refresh_work: Callable[[], object]
+) -> list[object]:
+    """Run `change` on the company (which locks its row) and, before committing it, start
+    `refresh_work` in a thread; commit once the refresh has had time to reach the lock. Its outcome."""
+    outcomes: list[object] = []
+
+    def refresh() -> None:
+        try:
+            outcomes.append(refresh_work())
+        except Exception as exc:  # the caller checks it
+            outcomes.append(exc)
+
+    with new_session() as changing:
+        company = changing.get(Company, company_id)
+        assert company is not None
+        change(changing, company)
+        changing.flush()
+        thread = threading.Thread(target=refresh)
+        thread.start()
+        thread.join(timeout=1.0)
+        assert thread.is_alive()  # waiting for the row lock
+        changing.commit()
+    thread.join(timeout=30)
+    return outcomes
+
+
+def test_an_import_committed_while_a_refresh_runs_is_kept(
     committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
 ) -> None:
-    """The refresh locks the company row before it looks at the periods' source, so an import that
-    holds the lock (uncommitted) is waited for, then seen, and kept."""
+    """The refresh locks the company row before it reads the periods' source, so an import that holds
+    the lock is waited for, then seen, and kept."""
     company_id = _company(committed_client, committed_factory.organization(with_roles=False))
     _refresh(company_id)
-    provider_rows = [{"period_type": "annual", "fiscal_date_ending": "2030-12-31", "currency": "USD", "figures": {}}]
+    _clear_raw_cache()  # the refresh below fetches, so it maps the statements if it may
     imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "EUR", "figures": {}}]
-    replaced: list[bool] = []
-    with new_session() as importing:
-        company = importing.get(Company, company_id)
-        assert company is not None
-        MarketDataRepository(importing).replace_periods(company, "import", imported)  # holds the row lock
 
-        def refresh_stores() -> None:
-            with new_session() as refreshing:
-                other = refreshing.get(Company, company_id)
-                assert other is not None
-                replaced.append(MarketDataRepository(refreshing).replace_provider_periods(other, provider_rows))
-                refreshing.commit()
+    def import_statements(session: Session, company: Company) -> None:
+        MarketDataRepository(session).replace_periods(company, "import", imported)
 
-        thread = threading.Thread(target=refresh_stores)
-        thread.start()
-        thread.join(timeout=0.5)
-        assert thread.is_alive()  # waiting for the import's lock
-        importing.commit()
-    thread.join(timeout=10)
-    assert replaced == [False]
+    outcomes = _refresh_while_another_transaction_holds_the_company(
+        company_id, import_statements, lambda: _refresh(company_id)
+    )
+    (outcome,) = outcomes
+    assert isinstance(outcome, dict), outcome
+    assert outcome["imported_statements_kept"] is True
     assert [(p[1], str(p[3])) for p in _periods(company_id)] == [("import", "2024-12-31")]
+
+
+def test_a_refresh_that_fetched_the_old_ticker_stores_nothing(
+    committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
+) -> None:
+    """A ticker change drops the old ticker's statements and pointers; a refresh job that fetched the
+    old ticker meanwhile waits for the change's lock, sees the new ticker, stores nothing and asks to
+    be retried at once (the retry fetches the new ticker's data)."""
+    company_id = _company(committed_client, committed_factory.organization(with_roles=False))
+    _refresh(company_id)
+
+    def change_ticker(session: Session, company: Company) -> None:
+        company.ticker = "DBRK"
+        CompanyRepository(session).forget_provider_data(company)
+
+    def refresh_job() -> object:
+        job = ClaimedJob(uuid.uuid4(), uuid.uuid4(), {"company_id": str(company_id)}, 1)
+        with new_session() as session:
+            try:
+                return tasks._refresh_work(session, job)
+            finally:
+                session.rollback()  # as the task does when its work asks to be retried
+
+    outcomes = _refresh_while_another_transaction_holds_the_company(company_id, change_ticker, refresh_job)
+    (outcome,) = outcomes
+    assert isinstance(outcome, jobs.RetryLater), outcome
+    assert outcome.retry_in == 0.0
+    assert "ticker changed from DAQI" in outcome.reason
+    assert _periods(company_id) == []
+    with new_session() as session:
+        assert MarketDataRepository(session).dataset_pointers(company_id) == {}
+    assert _refresh(company_id)["symbol"] == "DBRK"
+    assert {p[1] for p in _periods(company_id)} == {"provider"}
+    with new_session() as session:
+        statements = MarketDataRepository(session).dataset_pointers(company_id)["statements"]
+        sources = session.scalars(select(MarketDataSnapshot.symbol).where(MarketDataSnapshot.id.in_(statements)))
+        assert set(sources) == {"DBRK"}
 
 
 def test_a_throttled_refresh_keeps_every_response_it_fetched(
