@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 import psycopg
 from psycopg.types.json import Jsonb
-from sqlalchemy import select, update
+from sqlalchemy import any_, literal, select, update
 from sqlalchemy.orm import Session
 
 from ..kit.pagination import SortSpec, paginate, split_page
@@ -65,7 +65,7 @@ class ValuationRunRepository:
         if filters.get("status"):
             query = query.where(ValuationRun.status == filters["status"])
         if filters.get("method"):
-            query = query.where(ValuationRun.methods.any(filters["method"]))
+            query = query.where(literal(filters["method"]) == any_(ValuationRun.methods))
         if filters.get("created_by"):
             query = query.where(ValuationRun.created_by_id == filters["created_by"])
         if filters.get("created_from"):
