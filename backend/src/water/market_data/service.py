@@ -37,6 +37,9 @@ from .repository import MarketDataRepository
 REFRESH_DATASETS = ("overview", "quote", "daily_prices", "statements", "earnings", "dividends", "splits")
 CALLS_PER_REFRESH = 9
 STATEMENT_FUNCTIONS = ("INCOME_STATEMENT", "BALANCE_SHEET", "CASH_FLOW")
+# What a refresh does not fetch while the company's statements are an analyst's import: the
+# statements and the reported earnings that go with them (a fund has neither).
+FUNDAMENTAL_FUNCTIONS = frozenset({*STATEMENT_FUNCTIONS, "EARNINGS"})
 # Small bodies whose parse has an effect (the price currency) or is the point (the quote): parsed on every refresh.
 ALWAYS_PARSED = frozenset({"overview", "quote"})
 
@@ -323,8 +326,9 @@ def _regression_beta(
 # --- refresh ------------------------------------------------------------------------------------
 
 
-class TickerChanged(Exception):
-    """The company's ticker changed while its refresh fetched the old one's data: nothing is stored."""
+class RefreshOutdated(Exception):
+    """What the refresh fetched no longer fits the company (its ticker changed, or its imported
+    statements were deleted, while it fetched): nothing is stored, and the job is retried."""
 
 
 def refresh_company(session: Session, company: Company, *, deadline: float) -> dict[str, Any]:
@@ -337,46 +341,51 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
     it is not parsed again. Statements imported by an analyst are kept, never replaced.
 
     Raises RateLimited when the burst limit stops it; already fetched datasets are stored and
-    cached, so the retried task picks up where this one stopped. Raises TickerChanged when the
-    ticker changed while it fetched (the company row is locked before anything is written).
+    cached, so the retried task picks up where this one stopped. Raises RefreshOutdated when the
+    ticker changed, or the imported statements were deleted, while it fetched (the company row is
+    locked before anything is written).
     """
     provider = default_provider()
     repo = MarketDataRepository(session)
     symbol = _ticker(company)
     if time.monotonic() > deadline:
         raise RateLimited("Refresh paused to stay within the task time limit.", scope="burst", retry_after=1)
-    raws, provider_calls = _fetch_company(provider, symbol, deadline)
+    # An analyst's imported statements stand: a refresh never replaces them, so it does not fetch the
+    # provider's fundamentals either (a fund, or a ticker the provider has none for, would fail on them).
+    statements_imported = "import" in repo.period_sources(company.id)
+    raws, provider_calls = _fetch_company(provider, symbol, deadline, fundamentals=not statements_imported)
     by_function = {r.request.function: r for r in raws}
     replay = provider.replaying(raws)
-    statement_raws = [by_function[f] for f in STATEMENT_FUNCTIONS]
+    statement_raws = [by_function[f] for f in STATEMENT_FUNCTIONS if f in by_function]
     responses: dict[str, list[RawResponse]] = {
         "overview": [by_function["OVERVIEW"]],
         "quote": [by_function["GLOBAL_QUOTE"]],
         "daily_prices": [r for r in raws if r.request.function.startswith("TIME_SERIES_DAILY")],
-        "statements": statement_raws,
-        "earnings": [by_function["EARNINGS"]],
+        **({"statements": statement_raws} if statement_raws else {}),
+        **({"earnings": [by_function["EARNINGS"]]} if "EARNINGS" in by_function else {}),
         "dividends": [by_function["DIVIDENDS"]],
         "splits": [by_function["SPLITS"]],
     }
     if repo.lock_company(company.id) != symbol:
-        raise TickerChanged(f"The company's ticker changed from {symbol} while its refresh ran; refreshing again.")
+        raise RefreshOutdated(f"The company's ticker changed from {symbol} while its refresh ran; refreshing again.")
     current = repo.dataset_pointers(company.id)
     period_sources = repo.period_sources(company.id)
-    # An analyst's import stands: a refresh never replaces it (docs/market-data.md).
     imported_statements_kept = "import" in period_sources
+    if statements_imported and not imported_statements_kept:
+        raise RefreshOutdated("The company's imported statements were deleted while its refresh ran; refreshing again.")
     unchanged = [
         dataset
-        for dataset in REFRESH_DATASETS
+        for dataset in responses
         if dataset not in ALWAYS_PARSED
         and [str(i) for i in current.get(dataset, ())] == _ids(*responses[dataset])
         and (dataset != "statements" or period_sources == {"provider"})
     ]
     price_currency = company.price_currency
-    for dataset in REFRESH_DATASETS:
+    for dataset in responses:
         if dataset in unchanged:
             continue
         if dataset == "statements":
-            if not imported_statements_kept:
+            if not imported_statements_kept:  # an import that landed while this refresh fetched stands too
                 periods, _ = replay.statements(symbol)
                 _store_statements(repo, company, periods, statement_raws)
         elif dataset == "overview":
@@ -397,31 +406,38 @@ def refresh_company(session: Session, company: Company, *, deadline: float) -> d
     return {
         "company_id": str(company.id),
         "symbol": symbol,
-        "datasets": list(REFRESH_DATASETS),
+        "datasets": list(responses),
         "provider_calls": provider_calls,
         "unchanged": unchanged,
         "imported_statements_kept": imported_statements_kept,
     }
 
 
-def _fetch_company(provider: Any, symbol: str, deadline: float) -> tuple[list[RawResponse], int]:
-    """The refresh's nine responses and the provider calls they took.
+def _fetch_company(
+    provider: Any, symbol: str, deadline: float, *, fundamentals: bool = True
+) -> tuple[list[RawResponse], int]:
+    """The refresh's nine responses (five without the `fundamentals`) and the provider calls they took.
 
     Alpha Vantage has at times served TIME_SERIES_DAILY's full history to premium plans only; then
     the refresh goes on with the latest 100 days. A refusal is remembered for a day (see
     `cache.refused`), so only the first refresh after it asks for the full history in vain.
     """
     gateway = default_gateway()
+
+    def batch(full_history: bool) -> list[ProviderRequest]:
+        requests = provider.company_requests(symbol, full_history=full_history)
+        return requests if fundamentals else [r for r in requests if r.function not in FUNDAMENTAL_FUNCTIONS]
+
     full_history = cache.refused(provider.daily_request(symbol, full=True)) is None
     started = datetime.now(UTC)
     try:
-        raws = gateway.fetch_many(provider.company_requests(symbol, full_history=full_history), deadline=deadline)
+        raws = gateway.fetch_many(batch(full_history), deadline=deadline)
         return raws, sum(1 for r in raws if not r.from_cache)
     except PremiumEndpoint:
         if not full_history:
             raise  # something else is premium-only: the refusal stands
     # The rest of the batch is stored and cached by now, so this costs the compact series' one call.
-    raws = gateway.fetch_many(provider.company_requests(symbol, full_history=False), deadline=deadline)
+    raws = gateway.fetch_many(batch(False), deadline=deadline)
     # The first batch's calls are cache hits now: count what was fetched since the refresh began, and
     # the call that was refused.
     return raws, 1 + sum(1 for r in raws if not r.from_cache or r.fetched_at >= started)

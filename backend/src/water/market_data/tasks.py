@@ -34,8 +34,8 @@ def _refresh_work(session: Session, job: ClaimedJob) -> dict[str, Any]:
         if limited.scope == "daily":
             raise
         raise jobs.RetryLater(limited.retry_after, limited.detail) from limited
-    except service.TickerChanged as changed:
-        raise jobs.RetryLater(0.0, str(changed)) from changed  # the retry fetches the new ticker's data
+    except service.RefreshOutdated as outdated:
+        raise jobs.RetryLater(0.0, str(outdated)) from outdated  # the retry fetches what fits the company now
     except ProviderUnavailable as outage:
         # Outages at Alpha Vantage last minutes: a nightly refresh should not fail for one. Retried
         # (with the backoff below, never sooner than the outage's Retry-After) while the job has made

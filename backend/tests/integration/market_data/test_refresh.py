@@ -23,7 +23,7 @@ from water.db.session import new_session
 from water.jobs import service as jobs
 from water.jobs.repository import ClaimedJob
 from water.market_data import gateway, service, tasks
-from water.market_data.errors import ProviderUnavailable, RateLimited
+from water.market_data.errors import ProviderUnavailable, RateLimited, SymbolNotFound
 from water.market_data.providers.alphavantage import AlphaVantageTransport
 from water.market_data.quota import Plan, RateLimiter
 from water.market_data.repository import MarketDataRepository
@@ -238,6 +238,20 @@ def _refresh_while_another_transaction_holds_the_company(
     return outcomes
 
 
+def _refresh_job(company_id: uuid.UUID) -> Callable[[], object]:
+    """The refresh job's work for the company, as the task runs it (rolled back when it asks to be retried)."""
+
+    def work() -> object:
+        job = ClaimedJob(uuid.uuid4(), uuid.uuid4(), {"company_id": str(company_id)}, 1)
+        with new_session() as session:
+            try:
+                return tasks._refresh_work(session, job)
+            finally:
+                session.rollback()
+
+    return work
+
+
 def test_an_import_committed_while_a_refresh_runs_is_kept(
     committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
 ) -> None:
@@ -273,15 +287,7 @@ def test_a_refresh_that_fetched_the_old_ticker_stores_nothing(
         company.ticker = "DBRK"
         CompanyRepository(session).forget_provider_data(company)
 
-    def refresh_job() -> object:
-        job = ClaimedJob(uuid.uuid4(), uuid.uuid4(), {"company_id": str(company_id)}, 1)
-        with new_session() as session:
-            try:
-                return tasks._refresh_work(session, job)
-            finally:
-                session.rollback()  # as the task does when its work asks to be retried
-
-    outcomes = _refresh_while_another_transaction_holds_the_company(company_id, change_ticker, refresh_job)
+    outcomes = _refresh_while_another_transaction_holds_the_company(company_id, change_ticker, _refresh_job(company_id))
     (outcome,) = outcomes
     assert isinstance(outcome, jobs.RetryLater), outcome
     assert outcome.retry_in == 0.0
@@ -295,6 +301,55 @@ def test_a_refresh_that_fetched_the_old_ticker_stores_nothing(
         statements = MarketDataRepository(session).dataset_pointers(company_id)["statements"]
         sources = session.scalars(select(MarketDataSnapshot.symbol).where(MarketDataSnapshot.id.in_(statements)))
         assert set(sources) == {"DBRK"}
+
+
+def test_a_company_with_imported_statements_is_refreshed_without_the_providers_statements(
+    committed_client: TestClient, committed_factory: Factory, fake_alphavantage: FakeAlphaVantage, fake_gateway: Any
+) -> None:
+    """A fund (or a ticker without fundamentals) fails a refresh on its statements; once the analyst
+    imported statements for it, its refreshes no longer ask for the provider's and succeed."""
+    company_id = _uncached_company(committed_client, committed_factory, "DSPY")
+    with pytest.raises(SymbolNotFound, match="INCOME_STATEMENT for DSPY"):
+        _refresh(company_id)
+    imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "USD", "figures": {}}]
+    with new_session() as session:
+        company = session.get(Company, company_id)
+        assert company is not None
+        MarketDataRepository(session).replace_periods(company, "import", imported)
+        session.commit()
+    _clear_raw_cache()
+    fundamental_calls = sum(fake_alphavantage.count(f, "DSPY") for f in service.FUNDAMENTAL_FUNCTIONS)
+    result = _refresh(company_id)
+    assert result["imported_statements_kept"] is True
+    assert result["provider_calls"] == 5
+    assert result["datasets"] == ["overview", "quote", "daily_prices", "dividends", "splits"]
+    assert sum(fake_alphavantage.count(f, "DSPY") for f in service.FUNDAMENTAL_FUNCTIONS) == fundamental_calls
+    assert [(p[1], str(p[3])) for p in _periods(company_id)] == [("import", "2024-12-31")]
+    with new_session() as session:
+        assert set(MarketDataRepository(session).dataset_pointers(company_id)) == set(result["datasets"])
+
+
+def test_a_refresh_that_skipped_the_statements_of_an_import_deleted_meanwhile_is_retried(
+    committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
+) -> None:
+    company_id = _company(committed_client, committed_factory.organization(with_roles=False))
+    imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "USD", "figures": {}}]
+    with new_session() as session:
+        company = session.get(Company, company_id)
+        assert company is not None
+        MarketDataRepository(session).replace_periods(company, "import", imported)
+        session.commit()
+
+    def delete_import(session: Session, company: Company) -> None:
+        assert MarketDataRepository(session).delete_imported_periods(company) == 1
+
+    outcomes = _refresh_while_another_transaction_holds_the_company(company_id, delete_import, _refresh_job(company_id))
+    (outcome,) = outcomes
+    assert isinstance(outcome, jobs.RetryLater), outcome
+    assert "imported statements were deleted" in outcome.reason
+    assert _periods(company_id) == []
+    assert "statements" in _refresh(company_id)["datasets"]  # the retry: the provider's statements
+    assert {p[1] for p in _periods(company_id)} == {"provider"}
 
 
 def test_a_throttled_refresh_keeps_every_response_it_fetched(
