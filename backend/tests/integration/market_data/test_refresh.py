@@ -303,6 +303,16 @@ def test_a_refresh_that_fetched_the_old_ticker_stores_nothing(
         assert set(sources) == {"DBRK"}
 
 
+def _store_import(company_id: uuid.UUID) -> None:
+    """One annual period of an analyst's import (2024), committed as the company's statements."""
+    imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "USD", "figures": {}}]
+    with new_session() as session:
+        company = session.get(Company, company_id)
+        assert company is not None
+        MarketDataRepository(session).replace_periods(company, "import", imported)
+        session.commit()
+
+
 def test_a_company_with_imported_statements_is_refreshed_without_the_providers_statements(
     committed_client: TestClient, committed_factory: Factory, fake_alphavantage: FakeAlphaVantage, fake_gateway: Any
 ) -> None:
@@ -311,12 +321,7 @@ def test_a_company_with_imported_statements_is_refreshed_without_the_providers_s
     company_id = _uncached_company(committed_client, committed_factory, "DSPY")
     with pytest.raises(SymbolNotFound, match="INCOME_STATEMENT for DSPY"):
         _refresh(company_id)
-    imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "USD", "figures": {}}]
-    with new_session() as session:
-        company = session.get(Company, company_id)
-        assert company is not None
-        MarketDataRepository(session).replace_periods(company, "import", imported)
-        session.commit()
+    _store_import(company_id)
     _clear_raw_cache()
     fundamental_calls = sum(fake_alphavantage.count(f, "DSPY") for f in service.FUNDAMENTAL_FUNCTIONS)
     result = _refresh(company_id)
@@ -333,12 +338,7 @@ def test_a_refresh_that_skipped_the_statements_of_an_import_deleted_meanwhile_is
     committed_client: TestClient, committed_factory: Factory, fake_gateway: Any
 ) -> None:
     company_id = _company(committed_client, committed_factory.organization(with_roles=False))
-    imported = [{"period_type": "annual", "fiscal_date_ending": "2024-12-31", "currency": "USD", "figures": {}}]
-    with new_session() as session:
-        company = session.get(Company, company_id)
-        assert company is not None
-        MarketDataRepository(session).replace_periods(company, "import", imported)
-        session.commit()
+    _store_import(company_id)
 
     def delete_import(session: Session, company: Company) -> None:
         assert MarketDataRepository(session).delete_imported_periods(company) == 1
