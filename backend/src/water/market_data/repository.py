@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import DateTime, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import DateTime, Table, bindparam, delete, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
@@ -56,11 +56,7 @@ _PERIOD_SOURCES = (
     .distinct()
 )
 _LOCK_COMPANY = select(_COMPANIES.c.ticker).where(_COMPANIES.c.id == bindparam("company_id")).with_for_update()
-_COUNT_PERIODS = (
-    select(func.count())
-    .select_from(_FINANCIAL_PERIODS)
-    .where(_FINANCIAL_PERIODS.c.company_id == bindparam("company_id"))
-)
+_DELETE_IMPORTED_PERIODS = _DELETE_PERIODS.where(_FINANCIAL_PERIODS.c.source_kind == "import")
 _NEW_DATASET = insert(_DATASETS)
 # Executed with a list of rows (executemany): one compiled statement for any number of datasets.
 _UPSERT_DATASETS = _NEW_DATASET.on_conflict_do_update(
@@ -232,11 +228,11 @@ class MarketDataRepository:
     def delete_imported_periods(self, company: Company) -> int:
         """Delete the company's periods if they are an import; how many there were (0: none deleted)."""
         self.lock_company(company.id)
-        if "import" not in self.period_sources(company.id):
-            return 0
-        count = self.session.scalar(_COUNT_PERIODS, {"company_id": company.id}) or 0
-        self.replace_periods(company, "import", [])
-        return count
+        result = self.session.execute(_DELETE_IMPORTED_PERIODS, {"company_id": company.id})
+        removed = int(result.rowcount)  # type: ignore[attr-defined]
+        if removed:
+            self.session.execute(_BUMP_FINANCIALS_REVISION, {"company_id": company.id})
+        return removed
 
     def periods(self, company_id: uuid.UUID, period_type: str | None = None) -> list[FinancialPeriod]:
         query = select(FinancialPeriod).where(FinancialPeriod.company_id == company_id)
